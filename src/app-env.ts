@@ -1,0 +1,29 @@
+// What every handler finds on the Hono context. Dependencies are passed to createApp, never imported.
+import type { Logger } from 'pino'
+import type { Config } from './config-types.ts'
+import type { DatabaseRuntime } from './db/runtime.ts'
+import type { Store, User } from './db/store.ts'
+
+export interface AppDeps {
+  config: Config
+  logger: Logger
+  /** the routed store (FailoverStore): routes never know which database answers */
+  store: Store
+  db: DatabaseRuntime
+  /** the HS256 key for access tokens: JWT_SECRET, or the generated one kept in settings */
+  jwtSecret: string
+  startedAt: number
+}
+
+export type AuthUser = Pick<User, 'id' | 'email' | 'name' | 'role'>
+
+export interface AppEnv {
+  Variables: {
+    deps: AppDeps
+    requestId: string
+    /** set by the auth guard */
+    user: AuthUser
+    /** the session id claim of the access token (sid), set by the auth guard */
+    sessionId: string
+  }
+}

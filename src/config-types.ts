@@ -1,0 +1,64 @@
+// The shape of the configuration. `src/config.ts` is the only reader of process.env and builds it.
+import type { Role } from './db/store.ts'
+
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
+
+export interface SeedAccount {
+  email: string
+  /** exactly one of password / passwordHash */
+  password?: string
+  passwordHash?: string
+  name: string | null
+  role: Role
+  /** where it came from, for messages: 'SEED_ADMIN_EMAIL', 'SEED_USERS[2]', 'SEED_USERS_FILE[0]' */
+  source: string
+}
+
+export interface Config {
+  port: number
+  host: string
+  nodeEnv: string | null
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** pretty logs: only on a TTY and not in production */
+  prettyLogs: boolean
+  version: string
+  bodyLimitBytes: number
+  corsOrigins: string[]
+  database: {
+    /** the primary PostgreSQL URL, normalized to postgres://; null when none is configured */
+    url: string | null
+    /** where the URL came from: 'DATABASE_URL', 'DB_URL_FILE', '/run/secrets/database_url', 'DB_* parts', ... */
+    source: string | null
+    fallbackEnabled: boolean
+    /** SQLite file path, or ':memory:' */
+    fallbackPath: string
+    timeoutS: number
+    startupRetries: number
+    poolSize: number
+    statementTimeoutMs: number
+    sslmode: SslMode
+    sqliteBusyTimeoutS: number
+    healthCheckIntervalMs: number
+    autoFailback: boolean
+  }
+  backup: { dir: string; keep: number }
+  auth: {
+    jwtSecret: string | null
+    accessTokenTtlS: number
+    refreshTokenTtlS: number
+    bcryptCost: number
+    allowRegistration: boolean
+    trustProxy: boolean
+    loginMaxFailures: number
+    loginWindowS: number
+  }
+  seed: {
+    accounts: SeedAccount[]
+    resetPasswords: boolean
+  }
+}
+
+/** A bad configuration value: `message` is one line naming the variable and what was expected. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+}

@@ -1,0 +1,20 @@
+// SQLite backups with VACUUM INTO: a consistent copy taken while the server keeps writing.
+import { chmodSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import type { SqliteStore } from './sqlite/sqlite-store.ts'
+
+const NAME = /^app-\d{8}T\d{9}Z\.db$/
+
+export function backupFallback(fallback: SqliteStore, dir: string, keep: number) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const createdAt = new Date().toISOString()
+  const file = `app-${createdAt.replace(/[-:.]/g, '')}.db`
+  const path = join(dir, file)
+  fallback.backupTo(path)
+  // Backups hold password hashes and sessions: owner-only.
+  chmodSync(path, 0o600)
+  const sizeBytes = statSync(path).size
+  const old = readdirSync(dir).filter((f) => NAME.test(f)).sort().reverse().slice(keep)
+  for (const f of old) unlinkSync(join(dir, f))
+  return { file, size_bytes: sizeBytes, created_at: createdAt }
+}

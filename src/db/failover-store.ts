@@ -1,0 +1,527 @@
+// The coordinator: one Store that answers from PostgreSQL while it can and from SQLite while it
+// cannot, journals what SQLite accepts, and replays it into PostgreSQL when PostgreSQL is back.
+//
+//   primary     reads and writes on PostgreSQL; every committed row is mirrored into SQLite
+//   fallback    reads and writes on SQLite; every written row also goes to the outbox, in the same
+//               SQLite transaction
+//   recovering  as fallback, while the outbox is replayed; a short write pause flips to primary
+import { rmSync } from 'node:fs'
+import type { Logger } from 'pino'
+import { backupFallback } from './backup.ts'
+import type { PostgresStore } from './postgres/postgres-store.ts'
+import type { DatabaseRuntime, Mode, ProbeResult, RuntimeStatus, SyncConflict } from './runtime.ts'
+import type { SqliteStore } from './sqlite/sqlite-store.ts'
+import {
+  isStoreError,
+  newId,
+  nowIso,
+  StoreError,
+  type AuditRepo,
+  type MigrationReport,
+  type NoteRepo,
+  type RowChange,
+  type SessionRepo,
+  type SettingsRepo,
+  type Store,
+  type StoreKind,
+  type UserRepo,
+} from './store.ts'
+import { copySnapshot, replayOutbox } from './sync.ts'
+import { WriteGate } from './write-gate.ts'
+
+export interface FailoverStoreOptions {
+  /** null when none is configured or its URL is unusable */
+  primary: PostgresStore | null
+  primaryConfigured: boolean
+  /** did the boot check reach it */
+  primaryUp: boolean
+  /** redacted one-line reason when it is not up */
+  primaryError: string | null
+  fallback: SqliteStore
+  /** false when an in-memory SQLite stands in for an unwritable file */
+  fallbackPersistent: boolean
+  /** opens a new, empty fallback at the same place (used by cleanup) */
+  reopenFallback?: () => SqliteStore
+  logger: Logger
+  probeIntervalMs: number
+  /** default 1000 */
+  probeTimeoutMs?: number
+  autoFailback: boolean
+  backup: { dir: string; keep: number }
+  /** runs on PostgreSQL after each recovery (seeding again), errors are logged */
+  afterRecovery?: (primary: Store) => Promise<void>
+}
+
+// Which repository methods write: they take the write gate and are journaled in fallback mode.
+const WRITES = {
+  users: ['create', 'createIfAbsent', 'update', 'setPassword', 'softDelete'],
+  sessions: ['create', 'rotate', 'revoke', 'revokeAllForUser'],
+  notes: ['create', 'update', 'softDelete'],
+  audit: ['append'],
+  settings: ['set', 'setIfAbsent'],
+} as const
+const READS = {
+  users: ['getById', 'getByEmail', 'list'],
+  sessions: ['getByTokenHash'],
+  notes: ['get', 'list'],
+  audit: ['list'],
+  settings: ['get'],
+} as const
+type RepoName = keyof typeof WRITES
+
+const FAILURES_TO_FAIL_OVER = 2
+const SUCCESSES_TO_RECOVER = 2
+
+export class FailoverStore implements Store, DatabaseRuntime {
+  readonly users: UserRepo
+  readonly sessions: SessionRepo
+  readonly notes: NoteRepo
+  readonly audit: AuditRepo
+  readonly settings: SettingsRepo
+
+  private fallback: SqliteStore
+  private readonly primary: PostgresStore | null
+  private readonly log: Logger
+  private mode: Mode
+  private primaryStatus: 'up' | 'down' | 'unconfigured'
+  private primaryError: string | null
+  private lastProbeAt: string | null = null
+  private lastFailoverAt: string | null = null
+  private lastRecoveryAt: string | null = null
+  private pinned = false
+  private failures = 0
+  private successes = 0
+  private readonly gate = new WriteGate()
+  /** rejecters of the primary calls in flight: on failover they stop waiting for a dead socket */
+  private readonly inFlight = new Set<(err: StoreError) => void>()
+  private recovery: Promise<void> | null = null
+  private copying: RowChange[] | null = null
+  private recopyWanted = false
+  private timer: ReturnType<typeof setTimeout> | null = null
+  private probing = false
+  private closed = false
+
+  constructor(private readonly opts: FailoverStoreOptions) {
+    this.primary = opts.primary
+    this.fallback = opts.fallback
+    this.log = opts.logger
+    this.primaryStatus = !opts.primaryConfigured ? 'unconfigured' : opts.primaryUp && opts.primary ? 'up' : 'down'
+    this.primaryError = opts.primaryError
+    this.mode = this.primaryStatus === 'up' ? 'primary' : 'fallback'
+    this.users = this.routed('users')
+    this.sessions = this.routed('sessions')
+    this.notes = this.routed('notes')
+    this.audit = this.routed('audit')
+    this.settings = this.routed('settings')
+  }
+
+  get kind(): StoreKind {
+    return this.mode === 'primary' ? 'postgresql' : 'sqlite'
+  }
+
+  get store(): Store {
+    return this
+  }
+
+  // ---- boot ----
+
+  /** Migrates both databases, replays a left-over outbox, warms the fallback, settles the mode. */
+  async init(): Promise<void> {
+    await this.fallback.migrate()
+    if (this.mode === 'primary' && this.primary) {
+      try {
+        await this.primary.migrate()
+        if (this.fallback.outbox.count() > 0) {
+          const report = await replayOutbox(this.primary, this.fallback)
+          this.log.info({ event: 'replay', ...report }, 'replayed writes left from an earlier outage into PostgreSQL')
+        }
+        await this.copyToFallback()
+      } catch (err) {
+        if (!isStoreError(err, 'unavailable')) throw err
+        this.enterFallback(err.message, 'boot')
+      }
+    }
+    this.applyDurability()
+  }
+
+  startMonitor(): void {
+    if (!this.primary || this.timer || this.closed) return
+    const tick = async () => {
+      await this.probe()
+      if (!this.closed) this.timer = setTimeout(tick, this.opts.probeIntervalMs)
+    }
+    this.timer = setTimeout(tick, this.opts.probeIntervalMs)
+  }
+
+  // ---- routing ----
+
+  private routed<R extends RepoName>(name: R): Store[R] {
+    const repo: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
+    for (const method of WRITES[name])
+      repo[method] = (...args) => this.write((s) => (s[name] as unknown as Record<string, Function>)[method]!(...args))
+    for (const method of READS[name])
+      repo[method] = (...args) => this.read((s) => (s[name] as unknown as Record<string, Function>)[method]!(...args))
+    return repo as unknown as Store[R]
+  }
+
+  private async read<T>(run: (s: Store) => Promise<T>): Promise<T> {
+    if (this.mode === 'primary' && this.primary) {
+      try {
+        return await this.onPrimary(run(this.primary))
+      } catch (err) {
+        if (!isStoreError(err, 'unavailable')) throw err
+        this.enterFallback(err.message, 'request')
+      }
+    }
+    return run(this.fallback)
+  }
+
+  private async write<T>(run: (s: Store) => Promise<T>): Promise<T> {
+    await this.gate.enter()
+    try {
+      if (this.mode === 'primary' && this.primary) {
+        const changes: RowChange[] = []
+        try {
+          const result = await this.onPrimary(run(this.primary.withChangeSink((c) => changes.push(c))))
+          await this.mirror(changes)
+          return result
+        } catch (err) {
+          if (!isStoreError(err, 'unavailable')) throw err
+          // Safe to repeat on SQLite: ids come from the caller and replay is last-writer-wins, so a
+          // write PostgreSQL did commit before the connection died is not duplicated.
+          this.enterFallback(err.message, 'request')
+        }
+      }
+      return await run(this.fallback)
+    } finally {
+      this.gate.leave()
+    }
+  }
+
+  /** A primary call, abandoned (as unavailable) as soon as the store fails over. */
+  private onPrimary<T>(call: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject)
+      call.then(resolve, reject).finally(() => this.inFlight.delete(reject))
+    })
+  }
+
+  private async mirror(changes: RowChange[]): Promise<void> {
+    if (changes.length === 0) return
+    this.copying?.push(...changes)
+    try {
+      for (const change of changes) await this.fallback.applyChange(change)
+    } catch (err) {
+      // A mirror that missed a row is no longer a faithful copy: copy it whole again.
+      this.log.warn({ event: 'mirror_failed', reason: errorLine(err) }, 'mirroring a write into SQLite failed; a full re-copy is scheduled')
+      this.recopyWanted = true
+    }
+  }
+
+  // ---- Store ----
+
+  async ping(): Promise<void> {
+    await this.read((s) => s.ping())
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const report = await this.fallback.migrate()
+    if (this.mode === 'primary' && this.primary) return this.primary.migrate()
+    return report
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.write((s) => s.transaction(fn))
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    await this.recovery?.catch(() => undefined)
+    await this.primary?.close().catch(() => undefined)
+    try {
+      this.fallback.checkpoint()
+    } catch {
+      // an in-memory or already-closed database has nothing to checkpoint
+    }
+    await this.fallback.close()
+  }
+
+  // ---- mode changes ----
+
+  private enterFallback(reason: string, cause: 'request' | 'probe' | 'boot' | 'manual'): void {
+    this.primaryError = cause === 'manual' ? this.primaryError : reason
+    if (cause !== 'manual') this.primaryStatus = 'down'
+    if (this.mode !== 'primary') return
+    this.mode = 'fallback'
+    this.successes = 0
+    this.lastFailoverAt = nowIso()
+    this.applyDurability()
+    const abandoned = new StoreError('unavailable', 'abandoned: the store failed over to SQLite')
+    for (const reject of this.inFlight) reject(abandoned)
+    this.inFlight.clear()
+    this.log.warn({ event: 'failover', cause, reason }, 'PostgreSQL unavailable: serving from SQLite, journaling writes for replay')
+    this.auditQuietly('db.failover', { cause, reason })
+  }
+
+  private applyDurability(): void {
+    const journaling = this.mode !== 'primary' && this.opts.primaryConfigured
+    this.fallback.setJournaling(journaling)
+    // While SQLite holds writes PostgreSQL has not seen, a power cut must not lose them.
+    this.fallback.setSynchronous(journaling || this.fallback.outbox.count() > 0 ? 'FULL' : 'NORMAL')
+  }
+
+  private auditQuietly(action: string, details: Record<string, unknown>): void {
+    this.audit.append({ id: newId(), action, details }).catch((err) => {
+      this.log.warn({ event: 'audit_failed', action, reason: errorLine(err) }, 'could not record an audit event')
+    })
+  }
+
+  /** Replays the outbox, then flips to primary behind a short write pause. */
+  private recover(): Promise<void> {
+    this.recovery ??= this.runRecovery().finally(() => (this.recovery = null))
+    return this.recovery
+  }
+
+  private async runRecovery(): Promise<void> {
+    const primary = this.primary
+    if (!primary || this.mode === 'primary') return
+    const started = performance.now()
+    this.mode = 'recovering'
+    this.log.info({ event: 'recovering', outbox_pending: this.fallback.outbox.count() }, 'PostgreSQL is back: replaying journaled writes')
+    let flipped = false
+    try {
+      await primary.migrate()
+      const first = await replayOutbox(primary, this.fallback)
+      await this.gate.pause()
+      let last
+      try {
+        last = await replayOutbox(primary, this.fallback)
+        this.mode = 'primary'
+        flipped = true
+        this.applyDurability()
+      } finally {
+        this.gate.resume()
+      }
+      this.primaryStatus = 'up'
+      this.primaryError = null
+      this.failures = 0
+      this.lastRecoveryAt = nowIso()
+      const applied = first.applied + last.applied
+      const conflicts = first.conflicts + last.conflicts
+      const ms = Math.round(performance.now() - started)
+      this.log.info({ event: 'recovered', applied, conflicts, duplicates: first.duplicates + last.duplicates, duration_ms: ms }, 'back on PostgreSQL')
+      this.auditQuietly('db.recovered', { applied, conflicts, duration_ms: ms })
+      if (conflicts > 0) this.log.warn({ event: 'sync_conflicts', conflicts }, 'some journaled writes clashed with PostgreSQL; see GET /api/v1/sqlite-fallback/conflicts')
+      await this.opts.afterRecovery?.(primary).catch((err) =>
+        this.log.warn({ event: 'after_recovery_failed', reason: errorLine(err) }, 'post-recovery step failed'),
+      )
+      await this.copyToFallback().catch((err) => {
+        this.recopyWanted = true
+        this.log.warn({ event: 'copy_failed', reason: errorLine(err) }, 'copying PostgreSQL into SQLite failed; will retry')
+      })
+    } catch (err) {
+      if (!flipped) this.mode = 'fallback'
+      this.applyDurability()
+      this.successes = 0
+      if (!isStoreError(err, 'unavailable')) {
+        this.log.error({ event: 'replay_failed', reason: errorLine(err) }, 'replaying the outbox failed; staying on SQLite')
+        throw err
+      }
+      this.primaryStatus = 'down'
+      this.primaryError = err.message
+      this.log.warn({ event: 'replay_interrupted', reason: err.message }, 'PostgreSQL went away again during replay; staying on SQLite')
+      throw err
+    }
+  }
+
+  private async copyToFallback(): Promise<{ tables: Record<string, number>; duration_ms: number }> {
+    const primary = this.requirePrimary()
+    if (this.fallback.outbox.count() > 0)
+      throw new StoreError('conflict', 'the fallback holds writes PostgreSQL has not received yet; sync them to the primary first')
+    const started = performance.now()
+    // Rows mirrored while the snapshot is taken may be newer than the snapshot: re-apply them after.
+    this.copying = []
+    try {
+      const { tables } = await copySnapshot(primary, this.fallback)
+      for (const change of this.copying) await this.fallback.applyChange(change)
+      this.recopyWanted = false
+      return { tables, duration_ms: Math.round(performance.now() - started) }
+    } finally {
+      this.copying = null
+    }
+  }
+
+  private requirePrimary(): PostgresStore {
+    if (!this.primary) throw new StoreError('unavailable', 'no usable primary database is configured')
+    return this.primary
+  }
+
+  // ---- the monitor ----
+
+  private async probe(): Promise<void> {
+    const primary = this.primary
+    if (!primary || this.probing) return
+    this.probing = true
+    try {
+      const ok = await this.probeOnce(primary)
+      if (!ok && this.mode === 'primary') {
+        // Confirm at once rather than a period later, so a dead primary is left within ~2 s.
+        if (this.failures < FAILURES_TO_FAIL_OVER) await this.probeOnce(primary)
+        if (this.failures >= FAILURES_TO_FAIL_OVER) this.enterFallback(this.primaryError ?? 'probe failed', 'probe')
+      }
+      if (ok) await this.afterGoodProbe()
+    } finally {
+      this.probing = false
+    }
+  }
+
+  private async probeOnce(primary: PostgresStore): Promise<boolean> {
+    this.lastProbeAt = nowIso()
+    try {
+      await primary.ping(this.opts.probeTimeoutMs ?? 1000)
+      this.failures = 0
+      this.successes++
+      if (this.mode === 'primary') this.primaryStatus = 'up'
+      return true
+    } catch (err) {
+      this.failures++
+      this.successes = 0
+      this.primaryStatus = 'down'
+      this.primaryError = errorLine(err)
+      return false
+    }
+  }
+
+  private async afterGoodProbe(): Promise<void> {
+    if (this.mode === 'primary') {
+      if (this.recopyWanted) await this.copyToFallback().catch(() => undefined)
+      return
+    }
+    if (this.mode !== 'fallback' || this.pinned || !this.opts.autoFailback) {
+      this.primaryStatus = 'up'
+      return
+    }
+    if (this.successes >= SUCCESSES_TO_RECOVER) await this.recover().catch(() => undefined)
+  }
+
+  // ---- DatabaseRuntime ----
+
+  status(): RuntimeStatus {
+    return {
+      mode: this.mode,
+      activeKind: this.kind,
+      fallbackActive: this.mode !== 'primary',
+      primary: {
+        configured: this.opts.primaryConfigured,
+        status: this.primaryStatus,
+        lastError: this.primaryStatus === 'up' ? null : this.primaryError,
+        lastProbeAt: this.lastProbeAt,
+      },
+      fallback: {
+        ok: true,
+        path: this.fallback.path,
+        persistent: this.opts.fallbackPersistent,
+        journalMode: this.fallback.journalMode(),
+      },
+      outboxPending: this.fallback.outbox.count(),
+      pinnedToFallback: this.pinned,
+      lastFailoverAt: this.lastFailoverAt,
+      lastRecoveryAt: this.lastRecoveryAt,
+      openConflicts: this.fallback.listConflicts().length,
+    }
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      await this.ping()
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  async test(): Promise<{ primary: ProbeResult | null; fallback: ProbeResult }> {
+    const timed = async (ping: () => Promise<void>): Promise<ProbeResult> => {
+      const started = performance.now()
+      try {
+        await ping()
+        return { ok: true, latency_ms: round(performance.now() - started) }
+      } catch (err) {
+        return { ok: false, latency_ms: round(performance.now() - started), error: errorLine(err) }
+      }
+    }
+    const primary = this.primary
+    return {
+      primary: primary ? await timed(() => primary.ping(this.opts.probeTimeoutMs ?? 1000)) : null,
+      fallback: await timed(() => this.fallback.ping()),
+    }
+  }
+
+  async switchToFallback(): Promise<Mode> {
+    this.pinned = true
+    this.enterFallback('switched by an admin', 'manual')
+    return this.mode
+  }
+
+  async switchToPrimary(): Promise<Mode> {
+    const primary = this.requirePrimary()
+    await primary.ping(this.opts.probeTimeoutMs ?? 1000)
+    this.pinned = false
+    this.primaryStatus = 'up'
+    await this.recover()
+    return this.mode
+  }
+
+  copyPrimaryToFallback(): Promise<{ tables: Record<string, number>; duration_ms: number }> {
+    return this.copyToFallback()
+  }
+
+  async syncToPrimary(): Promise<{ applied: number; conflicts: number; remaining: number }> {
+    const { applied, conflicts, remaining } = await replayOutbox(this.requirePrimary(), this.fallback)
+    this.applyDurability()
+    return { applied, conflicts, remaining }
+  }
+
+  async backup(): Promise<{ file: string; size_bytes: number; created_at: string }> {
+    return backupFallback(this.fallback, this.opts.backup.dir, this.opts.backup.keep)
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.mode !== 'primary') throw new StoreError('conflict', 'the fallback is serving requests; switch to the primary first')
+    if (this.fallback.outbox.count() > 0) throw new StoreError('conflict', 'the fallback holds writes PostgreSQL has not received; sync them first')
+    const reopen = this.opts.reopenFallback
+    if (!reopen) throw new StoreError('invalid', 'this fallback cannot be removed and reopened')
+    await this.gate.pause()
+    try {
+      const old = this.fallback
+      await old.close()
+      if (old.path !== ':memory:') for (const suffix of ['', '-wal', '-shm']) rmSync(old.path + suffix, { force: true })
+      this.fallback = reopen()
+      await this.fallback.migrate()
+      this.applyDurability()
+    } finally {
+      this.gate.resume()
+    }
+    // The new file is empty: warm it again so a later outage still finds the accounts.
+    await this.copyToFallback().catch(() => (this.recopyWanted = true))
+  }
+
+  async conflicts(): Promise<SyncConflict[]> {
+    if (this.primary && this.primaryStatus === 'up') {
+      try {
+        return await this.primary.listConflicts()
+      } catch (err) {
+        if (!isStoreError(err, 'unavailable')) throw err
+      }
+    }
+    return this.fallback.listConflicts()
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10
+
+function errorLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  return message.split('\n')[0]!.slice(0, 300)
+}

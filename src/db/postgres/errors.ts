@@ -1,0 +1,62 @@
+// Maps postgres.js and network errors to StoreError kinds. Messages carry codes and constraint
+// names only: PostgreSQL's own messages and details can quote values ("Key (email)=(...)"), and
+// postgres.js errors can name the query, so neither is passed on, not even as `cause`.
+import { StoreError } from '../store.ts'
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ECONNABORTED',
+  // postgres.js's own connection errors
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  'SASL_SIGNATURE_MISMATCH', 'AUTH_TYPE_NOT_IMPLEMENTED', 'MESSAGE_NOT_SUPPORTED',
+])
+
+// SQLSTATEs that say "this server cannot serve us now", not "this request is wrong".
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '57014', '53300', '3D000'])
+
+const SQLSTATE = /^[0-9A-Z]{5}$/
+
+interface ErrorShape {
+  code?: unknown
+  errno?: unknown
+  syscall?: unknown
+  constraint_name?: unknown
+  table_name?: unknown
+}
+
+const codeOf = (e: ErrorShape): string => (typeof e.code === 'string' ? e.code : '')
+
+/** TLS and socket failures without a code we list: still the connection, not the data. */
+function isConnectionLevel(e: ErrorShape, code: string): boolean {
+  if (typeof e.syscall === 'string') return true
+  return /^(E[A-Z]+$|ERR_(TLS|SSL|SOCKET)|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_MISMATCH)/.test(code)
+}
+
+export function isUnavailableCode(code: string): boolean {
+  return NETWORK_CODES.has(code) || UNAVAILABLE_STATES.has(code) || code.startsWith('08') || code.startsWith('28')
+}
+
+export function toStoreError(error: unknown): StoreError {
+  if (error instanceof StoreError) return error
+  const e: ErrorShape = typeof error === 'object' && error !== null ? error : {}
+  const code = codeOf(e)
+  if (isUnavailableCode(code) || isConnectionLevel(e, code))
+    return new StoreError('unavailable', `PostgreSQL is unavailable (${code || 'connection error'})`)
+  if (code === '23505') {
+    const where = typeof e.constraint_name === 'string' ? ` (${e.constraint_name})` : ''
+    return new StoreError('conflict', `a row with the same unique key already exists${where}`)
+  }
+  if (code.startsWith('22') || code.startsWith('23'))
+    return new StoreError('invalid', `PostgreSQL rejected the data (SQLSTATE ${code})`)
+  const suffix = SQLSTATE.test(code) ? ` (SQLSTATE ${code})` : ''
+  return new StoreError('invalid', `PostgreSQL query failed${suffix}`)
+}
+
+/** The SQLSTATE of a PostgreSQL error, for the few places that branch on it (23505, 23503). */
+export const sqlState = (error: unknown): string =>
+  typeof error === 'object' && error !== null ? codeOf(error as ErrorShape) : ''
+
+export const constraintOf = (error: unknown): string | null => {
+  const name = typeof error === 'object' && error !== null ? (error as ErrorShape).constraint_name : null
+  return typeof name === 'string' ? name : null
+}

@@ -1,0 +1,67 @@
+// What the HTTP layer may ask of the database layer beyond `Store`: its state, and the manual
+// controls of the fallback admin API and CLI. Implemented by FailoverStore.
+import type { Store, StoreKind } from './store.ts'
+
+export type Mode = 'primary' | 'fallback' | 'recovering'
+
+export interface ProbeResult {
+  ok: boolean
+  latency_ms: number
+  error?: string
+}
+
+export interface RuntimeStatus {
+  mode: Mode
+  /** the database answering requests now */
+  activeKind: StoreKind
+  fallbackActive: boolean
+  primary: {
+    configured: boolean
+    status: 'up' | 'down' | 'unconfigured'
+    /** redacted, one line */
+    lastError: string | null
+    lastProbeAt: string | null
+  }
+  fallback: {
+    ok: boolean
+    /** file path, or ':memory:' */
+    path: string
+    /** false when the file could not be opened and an in-memory database stands in */
+    persistent: boolean
+    journalMode: string
+  }
+  outboxPending: number
+  /** true after an admin switched to fallback: stays there until switched back */
+  pinnedToFallback: boolean
+  lastFailoverAt: string | null
+  lastRecoveryAt: string | null
+  openConflicts: number
+}
+
+export interface SyncConflict {
+  id: string
+  at: string
+  table: string
+  rowId: string
+  reason: string
+  row: Record<string, unknown>
+}
+
+export interface DatabaseRuntime {
+  /** the store requests use: it routes to whichever database is active */
+  readonly store: Store
+  status(): RuntimeStatus
+  /** does the active store answer now? */
+  ready(): Promise<boolean>
+  test(): Promise<{ primary: ProbeResult | null; fallback: ProbeResult }>
+  switchToFallback(): Promise<Mode>
+  /** replays the outbox first; throws StoreError('unavailable') when the primary is down */
+  switchToPrimary(): Promise<Mode>
+  copyPrimaryToFallback(): Promise<{ tables: Record<string, number>; duration_ms: number }>
+  syncToPrimary(): Promise<{ applied: number; conflicts: number; remaining: number }>
+  backup(): Promise<{ file: string; size_bytes: number; created_at: string }>
+  /** throws StoreError('conflict') while the file is active or holds un-replayed writes */
+  cleanup(): Promise<void>
+  conflicts(): Promise<SyncConflict[]>
+  close(): Promise<void>
+}

@@ -1,0 +1,281 @@
+// The one repository interface the routes see. Two implementations (PostgresStore, SqliteStore)
+// behave the same, proven by test/store.contract.ts; FailoverStore routes between them.
+//
+// Conventions shared by every implementation:
+// - Ids are UUIDv7 made by the caller (`newId()`), never by the database, so a write retried on the
+//   other database or replayed later is idempotent.
+// - Timestamps are ISO-8601 UTC strings with milliseconds (`2026-01-02T03:04:05.678Z`), made by the
+//   application (`nowIso()`), so both dialects hold the very same value.
+// - Every mutable row carries createdAt, updatedAt and version (+1 per update).
+// - Emails are stored trimmed and lower-cased (`normalizeEmail`); lookups normalize too.
+
+export type StoreKind = 'postgresql' | 'sqlite'
+export type Role = 'admin' | 'user'
+
+export interface User {
+  id: string
+  email: string
+  name: string | null
+  role: Role
+  passwordHash: string
+  disabled: boolean
+  createdAt: string
+  updatedAt: string
+  version: number
+  deletedAt: string | null
+}
+
+export interface Session {
+  id: string
+  userId: string
+  tokenHash: string
+  expiresAt: string
+  revokedAt: string | null
+  /** id of the session that replaced this one on rotation */
+  replacedBy: string | null
+  createdAt: string
+  updatedAt: string
+  version: number
+}
+
+export interface Note {
+  id: string
+  ownerId: string
+  title: string
+  body: string
+  createdAt: string
+  updatedAt: string
+  version: number
+  deletedAt: string | null
+}
+
+export interface AuditEvent {
+  id: string
+  at: string
+  action: string
+  actorId: string | null
+  targetId: string | null
+  ip: string | null
+  details: Record<string, unknown> | null
+}
+
+export interface Setting {
+  key: string
+  value: string
+  updatedAt: string
+  version: number
+}
+
+export interface NewUser {
+  id: string
+  email: string
+  name?: string | null
+  role?: Role
+  passwordHash: string
+  disabled?: boolean
+}
+
+export interface UserPatch {
+  name?: string | null
+  role?: Role
+  disabled?: boolean
+}
+
+export interface NewSession {
+  id: string
+  userId: string
+  tokenHash: string
+  expiresAt: string
+}
+
+export interface NewNote {
+  id: string
+  ownerId: string
+  title: string
+  body: string
+}
+
+export interface NotePatch {
+  title?: string
+  body?: string
+}
+
+export interface NewAuditEvent {
+  id: string
+  action: string
+  actorId?: string | null
+  targetId?: string | null
+  ip?: string | null
+  details?: Record<string, unknown> | null
+}
+
+export interface PageQuery {
+  /** 1..100 */
+  limit: number
+  /** opaque: the `nextCursor` of the previous page */
+  cursor?: string | null
+}
+
+export interface NoteQuery extends PageQuery {
+  /** case-insensitive substring of title or body; `%`, `_` and quotes are literal */
+  q?: string | null
+}
+
+export interface Page<T> {
+  items: T[]
+  nextCursor: string | null
+}
+
+export interface UserRepo {
+  /** throws StoreError('conflict') when the email is taken by a live user */
+  create(input: NewUser): Promise<User>
+  /** race-safe insert-or-ignore on the email; returns the existing live user when there is one */
+  createIfAbsent(input: NewUser): Promise<{ user: User; created: boolean }>
+  /** live users only (not soft-deleted); disabled users are returned */
+  getById(id: string): Promise<User | null>
+  getByEmail(email: string): Promise<User | null>
+  /** live users, oldest first (by id) */
+  list(query: PageQuery): Promise<Page<User>>
+  /** throws StoreError('not_found') */
+  update(id: string, patch: UserPatch): Promise<User>
+  /** throws StoreError('not_found') */
+  setPassword(id: string, passwordHash: string): Promise<User>
+  /** throws StoreError('not_found') */
+  softDelete(id: string): Promise<void>
+}
+
+export interface SessionRepo {
+  create(input: NewSession): Promise<Session>
+  /** any session with this hash, revoked or expired included (reuse detection needs them) */
+  getByTokenHash(tokenHash: string): Promise<Session | null>
+  /**
+   * Atomically revokes `oldId` (marking it replaced by `next.id`) and creates `next`.
+   * Returns null, creating nothing, when `oldId` was already revoked (a concurrent rotation won).
+   */
+  rotate(oldId: string, next: NewSession): Promise<Session | null>
+  /** idempotent */
+  revoke(id: string): Promise<void>
+  /** revokes every active session of the user except `exceptId`; returns how many */
+  revokeAllForUser(userId: string, exceptId?: string): Promise<number>
+}
+
+export interface NoteRepo {
+  create(input: NewNote): Promise<Note>
+  /** the owner's live note, else null (another owner's note is null too) */
+  get(ownerId: string, id: string): Promise<Note | null>
+  /** newest first (by id) */
+  list(ownerId: string, query: NoteQuery): Promise<Page<Note>>
+  /** throws StoreError('not_found') */
+  update(ownerId: string, id: string, patch: NotePatch): Promise<Note>
+  /** throws StoreError('not_found') */
+  softDelete(ownerId: string, id: string): Promise<void>
+}
+
+export interface AuditRepo {
+  /** idempotent on id */
+  append(input: NewAuditEvent): Promise<AuditEvent>
+  /** newest first (by id) */
+  list(query: PageQuery): Promise<Page<AuditEvent>>
+}
+
+export interface SettingsRepo {
+  get(key: string): Promise<string | null>
+  set(key: string, value: string): Promise<void>
+  /** stores `value` unless the key exists; returns the value now stored (race-safe) */
+  setIfAbsent(key: string, value: string): Promise<string>
+}
+
+export interface MigrationReport {
+  applied: string[]
+  /** already applied before this run */
+  current: string[]
+}
+
+export interface Store {
+  readonly kind: StoreKind
+  readonly users: UserRepo
+  readonly sessions: SessionRepo
+  readonly notes: NoteRepo
+  readonly audit: AuditRepo
+  readonly settings: SettingsRepo
+  /** cheap round trip; throws StoreError('unavailable') when the database does not answer */
+  ping(): Promise<void>
+  migrate(): Promise<MigrationReport>
+  /** fn's store runs inside one transaction; a throw rolls every write of fn back */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
+// ---- replication: what the failover layer moves between the two databases ----
+
+export type SyncTable = 'users' | 'sessions' | 'notes' | 'audit' | 'settings'
+export const SYNC_TABLES: readonly SyncTable[] = ['users', 'sessions', 'notes', 'audit', 'settings']
+
+/** One row as it stands after a write: the unit of the mirror, the outbox and the snapshot. */
+export type RowChange =
+  | { table: 'users'; row: User }
+  | { table: 'sessions'; row: Session }
+  | { table: 'notes'; row: Note }
+  | { table: 'audit'; row: AuditEvent }
+  | { table: 'settings'; row: Setting }
+
+export type ChangeSink = (change: RowChange) => void
+
+/**
+ * applied: the row now stands as given.
+ * stale: the target already holds this version or a newer one (newer version/updatedAt wins,
+ *        a delete wins); nothing changed.
+ * conflict: a unique key (email, token hash) belongs to another row; nothing changed.
+ */
+export type ApplyOutcome = 'applied' | 'stale' | 'conflict'
+
+/** What both implementations offer the failover layer beyond `Store`. */
+export interface ReplicableStore extends Store {
+  /** the same store, calling `sink` with every row it writes (inside transactions too) */
+  withChangeSink(sink: ChangeSink): Store
+  /** last-writer-wins upsert of one row (see ApplyOutcome); never throws 'conflict' */
+  applyChange(change: RowChange): Promise<ApplyOutcome>
+  /** rows of a table in key order after `afterKey` (exclusive), soft-deleted and revoked included */
+  exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]>
+}
+
+// ---- errors ----
+
+export type StoreErrorKind = 'unavailable' | 'conflict' | 'not_found' | 'invalid'
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError'
+  constructor(
+    readonly kind: StoreErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+export const isStoreError = (e: unknown, kind?: StoreErrorKind): e is StoreError =>
+  e instanceof StoreError && (kind === undefined || e.kind === kind)
+
+// ---- small shared helpers ----
+
+export const newId = (): string => Bun.randomUUIDv7()
+export const nowIso = (): string => new Date().toISOString()
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
+
+/** Text both dialects search with `instr`/`strpos`: lower-cased in JS so unicode folds alike. */
+export const noteSearchText = (title: string, body: string): string =>
+  `${title}\n${body}`.toLowerCase()
+
+// ---- the outbox: writes made on SQLite while PostgreSQL was away, replayed in order ----
+
+export interface OutboxEntry {
+  seq: number
+  /** UUIDv7; PostgreSQL records it in applied_ops so a repeated replay changes nothing */
+  opId: string
+  change: RowChange
+  at: string
+}
+
+/** applied/stale/conflict as in ApplyOutcome; duplicate: this op_id was already applied */
+export type JournalOutcome = ApplyOutcome | 'duplicate'

@@ -1,0 +1,85 @@
+// Moving rows between the two databases: replaying the outbox into PostgreSQL, and copying a
+// snapshot of PostgreSQL into SQLite.
+import type { PostgresStore } from './postgres/postgres-store.ts'
+import type { SqliteStore } from './sqlite/sqlite-store.ts'
+import { SYNC_TABLES, newId, type RowChange } from './store.ts'
+
+export interface ReplayReport {
+  applied: number
+  conflicts: number
+  /** entries PostgreSQL had already received (a replay repeated after a crash) */
+  duplicates: number
+  remaining: number
+}
+
+/**
+ * Replays the outbox oldest first, a batch per PostgreSQL transaction. An entry leaves the outbox only
+ * after the transaction that applied it (and recorded its op_id in applied_ops) committed, so a crash
+ * at any point repeats at most the last batch, which applied_ops turns into no-ops.
+ */
+export async function replayOutbox(
+  primary: PostgresStore,
+  fallback: SqliteStore,
+  options: { batchSize?: number; maxEntries?: number } = {},
+): Promise<ReplayReport> {
+  const batchSize = options.batchSize ?? 500
+  const report: ReplayReport = { applied: 0, conflicts: 0, duplicates: 0, remaining: 0 }
+  let budget = options.maxEntries ?? Infinity
+  while (budget > 0) {
+    const batch = fallback.outbox.peek(Math.min(batchSize, budget))
+    if (batch.length === 0) break
+    const outcomes = await primary.applyJournal(batch)
+    outcomes.forEach((outcome, i) => {
+      const entry = batch[i]!
+      if (outcome === 'conflict') {
+        report.conflicts++
+        fallback.recordConflict({
+          id: newId(),
+          at: new Date().toISOString(),
+          table: entry.change.table,
+          rowId: rowKey(entry.change),
+          reason: 'a unique key or parent row clashed with PostgreSQL during replay',
+          row: redactRow(entry.change),
+        })
+      } else if (outcome === 'duplicate') report.duplicates++
+      else report.applied++
+    })
+    fallback.outbox.ack(batch[batch.length - 1]!.seq)
+    budget -= batch.length
+  }
+  report.remaining = fallback.outbox.count()
+  return report
+}
+
+/** Replaces the fallback's rows with PostgreSQL's, atomically on the SQLite side. */
+export async function copySnapshot(
+  primary: PostgresStore,
+  fallback: SqliteStore,
+  pageSize = 2000,
+): Promise<{ tables: Record<string, number>; rows: RowChange[] }> {
+  const tables: Record<string, number> = {}
+  const rows: RowChange[] = []
+  for (const table of SYNC_TABLES) {
+    let after: string | null = null
+    let count = 0
+    for (;;) {
+      const page: RowChange[] = await primary.exportRows(table, after, pageSize)
+      rows.push(...page)
+      count += page.length
+      if (page.length < pageSize) break
+      after = rowKey(page[page.length - 1]!)
+    }
+    tables[table] = count
+  }
+  fallback.replaceAll(rows)
+  return { tables, rows }
+}
+
+export const rowKey = (change: RowChange): string => (change.table === 'settings' ? change.row.key : change.row.id)
+
+/** Conflict records are read by admins: keep password hashes and token hashes out of them. */
+function redactRow(change: RowChange): Record<string, unknown> {
+  const row: Record<string, unknown> = { ...change.row }
+  for (const secret of ['passwordHash', 'tokenHash', 'value']) if (secret in row) row[secret] = '***'
+  return row
+}

@@ -1,0 +1,80 @@
+// /api/v1/sqlite-fallback/*: see and steer the failover by hand. Admins only.
+import { Hono, type Context } from 'hono'
+import type { AppEnv } from '../app-env.ts'
+import { requireAuth, requireRole } from '../auth/guard.ts'
+import { newId } from '../db/store.ts'
+
+export function fallbackAdminRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  app.use(requireAuth, requireRole('admin'))
+
+  app.get('/status', (c) => {
+    const s = c.var.deps.db.status()
+    return c.json({
+      mode: s.mode,
+      database_type: s.activeKind,
+      fallback_active: s.fallbackActive,
+      pinned_to_fallback: s.pinnedToFallback,
+      primary: { configured: s.primary.configured, status: s.primary.status, last_error: s.primary.lastError, last_probe_at: s.primary.lastProbeAt },
+      fallback: { ok: s.fallback.ok, persistent: s.fallback.persistent, journal_mode: s.fallback.journalMode },
+      outbox_pending: s.outboxPending,
+      last_failover_at: s.lastFailoverAt,
+      last_recovery_at: s.lastRecoveryAt,
+      open_conflicts: s.openConflicts,
+    })
+  })
+
+  app.post('/test', async (c) => c.json(await c.var.deps.db.test()))
+
+  app.post('/switch-to-fallback', async (c) => {
+    const mode = await c.var.deps.db.switchToFallback()
+    await audit(c, 'admin.switch_to_fallback')
+    return c.json({ mode })
+  })
+
+  app.post('/switch-to-primary', async (c) => {
+    const mode = await c.var.deps.db.switchToPrimary()
+    await audit(c, 'admin.switch_to_primary')
+    return c.json({ mode })
+  })
+
+  app.post('/migrate-from-primary', async (c) => {
+    const result = await c.var.deps.db.copyPrimaryToFallback()
+    await audit(c, 'admin.copy_to_fallback', { tables: result.tables })
+    return c.json(result)
+  })
+
+  app.post('/sync-to-primary', async (c) => {
+    const result = await c.var.deps.db.syncToPrimary()
+    await audit(c, 'admin.sync_to_primary', result)
+    return c.json(result)
+  })
+
+  app.post('/backup', async (c) => {
+    const result = await c.var.deps.db.backup()
+    await audit(c, 'admin.backup', { file: result.file })
+    return c.json(result)
+  })
+
+  app.delete('/cleanup', async (c) => {
+    await c.var.deps.db.cleanup()
+    await audit(c, 'admin.cleanup')
+    return c.body(null, 204)
+  })
+
+  app.get('/conflicts', async (c) => {
+    const items = await c.var.deps.db.conflicts()
+    return c.json({
+      items: items.map((k) => ({ id: k.id, at: k.at, table: k.table, row_id: k.rowId, reason: k.reason, row: k.row })),
+    })
+  })
+
+  return app
+}
+
+async function audit(c: Context<AppEnv>, action: string, details?: Record<string, unknown>) {
+  const { store, logger } = c.var.deps
+  const actorId = c.var.user.id
+  logger.info({ event: 'audit', action, actor_id: actorId, request_id: c.var.requestId }, action)
+  await store.audit.append({ id: newId(), action, actorId, details: details ?? null })
+}

@@ -1,0 +1,42 @@
+// Request validation: zod schemas through @hono/zod-validator, with our error shape.
+// Every failure names the field: details is a list of {field, message}.
+import { zValidator } from '@hono/zod-validator'
+import { createMiddleware } from 'hono/factory'
+import type { ValidationTargets } from 'hono'
+import type { z } from 'zod'
+import type { AppEnv } from './app-env.ts'
+import { AppError } from './errors.ts'
+
+export interface FieldIssue {
+  field: string
+  message: string
+}
+
+export const fieldIssues = (error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): FieldIssue[] =>
+  error.issues.map((i) => ({ field: i.path.length ? i.path.map(String).join('.') : '(body)', message: i.message }))
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i
+
+/** 415 unless the body is declared JSON: without it Hono's validator would silently see `{}`. */
+export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
+  const type = (c.req.header('Content-Type') ?? '').split(';')[0]!.trim()
+  if (!JSON_TYPE.test(type)) throw new AppError('unsupported_media_type', 'Content-Type must be application/json')
+  await next()
+})
+
+function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T, what: string) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) {
+      const issues = fieldIssues(result.error)
+      const first = issues[0]
+      throw new AppError('validation_error', first ? `${what} field '${first.field}': ${first.message}` : `invalid ${what}`, issues)
+    }
+  })
+}
+
+/** JSON body validated by `schema` (use strict object schemas so unknown fields are rejected). */
+export const jsonBody = <T extends z.ZodType>(schema: T) => [requireJson, validate('json', schema, 'body')] as const
+
+export const query = <T extends z.ZodType>(schema: T) => validate('query', schema, 'query')
+
+export const params = <T extends z.ZodType>(schema: T) => validate('param', schema, 'path')
