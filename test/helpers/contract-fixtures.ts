@@ -115,7 +115,7 @@ export const descending = (ids: string[]): string[] => [...ids].sort().reverse()
 export const UNICODE_SAMPLES = [
   'Emoji 😀 👩‍👩‍👧‍👦 👍🏽 🏳️‍🌈',
   'CJK 漢字 かな カナ 한국어 中文',
-  'RTL עברית العربية ‏mixed‎',
+  'RTL עברית العربية \u200fmixed\u200e',
   'Combining e\u0301 a\u0308 n\u0303 Z\u0324\u0354\u0367\u0311',
   'Math 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ∑∫√ and astral 𠜎',
   ' leading/trailing spaces, tab\tand\nnewline ',

@@ -1,0 +1,188 @@
+// FailoverStore under real PostgreSQL faults, Jepsen style: concurrent writers record every write the
+// store acknowledged; a fault is injected through a TCP proxy (or pg_terminate_backend) and healed;
+// afterwards every acknowledged write is in PostgreSQL exactly once, with its last acknowledged content.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import postgres from 'postgres'
+import { FailoverStore } from '../src/db/failover-store.ts'
+import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
+import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
+import { newId } from '../src/db/store.ts'
+import { startFaultProxy, type FaultMode, type FaultProxy } from './helpers/fault-proxy.ts'
+import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
+
+const ok = requirePostgres(await pgAvailable(), 'FailoverStore fault injection')
+
+type Fault = { name: string; inject(h: Harness): Promise<void> | void; heal(h: Harness): void }
+
+interface Harness {
+  proxy: FaultProxy
+  db: TestDatabase
+  admin: postgres.Sql
+  store: FailoverStore
+  fallback: SqliteStore
+}
+
+const proxyFault = (mode: FaultMode): Fault => ({
+  name: typeof mode === 'string' ? mode : 'latency',
+  inject: (h) => h.proxy.setMode(mode),
+  heal: (h) => h.proxy.setMode('pass'),
+})
+
+const FAULTS: Fault[] = [
+  proxyFault('refuse'),
+  proxyFault('reset'),
+  proxyFault('blackhole'),
+  proxyFault('close'),
+  {
+    name: 'pg_terminate_backend',
+    // Kill every server process of the app's database, repeatedly for the fault window.
+    inject: async (h) => {
+      for (let i = 0; i < 5; i++) {
+        await h.admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${h.db.name} and pid <> pg_backend_pid()`
+        await Bun.sleep(100)
+      }
+    },
+    heal: () => {},
+  },
+]
+
+const WRITERS = 4
+const FAULT_AT_MS = 300
+const HEAL_AT_MS = 1800
+const STOP_AT_MS = 2600
+
+describe.skipIf(!ok)('FailoverStore under PostgreSQL faults', () => { // skipped only when PostgreSQL is unreachable and not required
+  const dir = mkdtempSync(join(tmpdir(), 'failover-faults-'))
+  const open: Harness[] = []
+
+  async function release(h: Harness): Promise<void> {
+    open.splice(open.indexOf(h), 1)
+    await h.store.close().catch(() => undefined)
+    await h.proxy.close()
+    await h.admin.end({ timeout: 1 })
+    await h.db.drop()
+  }
+
+  afterAll(async () => {
+    for (const h of [...open]) await release(h)
+    rmSync(dir, { recursive: true, force: true })
+  }, 30_000)
+
+  async function harness(): Promise<Harness> {
+    const db = await createTestDatabase('failover_faults')
+    const target = new URL(db.url)
+    const proxy = await startFaultProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) })
+    const primary = new PostgresStore({
+      url: proxy.proxiedUrl(db.url),
+      poolSize: 4,
+      connectTimeoutS: 1,
+      statementTimeoutMs: 1000,
+      deadlineMs: 1500,
+      sslmode: 'disable',
+    })
+    const fallback = new SqliteStore({ path: join(dir, `${newId()}.db`), busyTimeoutS: 5 })
+    const store = new FailoverStore({
+      primary,
+      primaryConfigured: true,
+      primaryUp: true,
+      primaryError: null,
+      fallback,
+      fallbackPersistent: true,
+      logger: pino({ level: 'silent' }),
+      probeIntervalMs: 100,
+      probeTimeoutMs: 300,
+      autoFailback: true,
+      backup: { dir: join(dir, 'backups'), keep: 2 },
+    })
+    await store.init()
+    store.startMonitor()
+    const admin = postgres(db.url, { max: 1, onnotice: () => {} })
+    const h = { proxy, db, admin, store, fallback }
+    open.push(h)
+    return h
+  }
+
+  for (const fault of FAULTS) {
+    test(`${fault.name}: every acknowledged write reaches PostgreSQL exactly once`, async () => {
+      const h = await harness()
+      try {
+        await exercise(h, fault)
+      } finally {
+        await release(h)
+      }
+    }, 60_000)
+  }
+})
+
+async function exercise(h: Harness, fault: Fault): Promise<void> {
+  const { store } = h
+  const owner = await store.users.create({ id: newId(), email: `owner-${newId()}@example.com`, passwordHash: '$2b$10$' + 'x'.repeat(53) })
+
+  // id → last acknowledged title
+  const acked = new Map<string, string>()
+  let failures = 0
+  let firstFallbackWriteAt: number | null = null
+  const started = performance.now()
+  const elapsed = () => performance.now() - started
+
+  const writer = async (w: number) => {
+    let n = 0
+    while (elapsed() < STOP_AT_MS) {
+      n++
+      const mine = [...acked.keys()].filter((_, i) => i % WRITERS === w)
+      try {
+        if (n % 3 === 0 && mine.length > 0) {
+          const id = mine[mine.length - 1]!
+          const title = `w${w} edit ${n}`
+          await store.notes.update(owner.id, id, { title })
+          acked.set(id, title)
+        } else {
+          const id = newId()
+          const title = `w${w} note ${n}`
+          await store.notes.create({ id, ownerId: owner.id, title, body: 'b' })
+          acked.set(id, title)
+        }
+        if (firstFallbackWriteAt === null && store.status().mode !== 'primary') firstFallbackWriteAt = elapsed()
+      } catch {
+        failures++
+      }
+      await Bun.sleep(5)
+    }
+  }
+
+  const faults = (async () => {
+    await Bun.sleep(FAULT_AT_MS)
+    await fault.inject(h)
+    const left = HEAL_AT_MS - elapsed()
+    if (left > 0) await Bun.sleep(left)
+    fault.heal(h)
+  })()
+  await Promise.all([...Array.from({ length: WRITERS }, (_, w) => writer(w)), faults])
+
+  // Heal: the store must replay by itself and return to the primary.
+  for (let i = 0; i < 200 && (store.status().mode !== 'primary' || store.status().outboxPending > 0); i++) await Bun.sleep(50)
+  const status = store.status()
+  console.log(
+    `[${fault.name}] acked=${acked.size} failures=${failures} failover=${status.lastFailoverAt ? 'yes' : 'no'}` +
+      ` first fallback write at ${firstFallbackWriteAt === null ? '-' : Math.round(firstFallbackWriteAt - FAULT_AT_MS)} ms after the fault`,
+  )
+  expect(status.mode).toBe('primary')
+  expect(status.outboxPending).toBe(0)
+  expect(failures).toBe(0)
+
+  const rows = await h.admin<{ id: string; title: string }[]>`select id::text, title from notes where owner_id = ${owner.id}`
+  const inPg = new Map<string, string[]>()
+  for (const r of rows) inPg.set(r.id, [...(inPg.get(r.id) ?? []), r.title])
+  expect(acked.size).toBeGreaterThan(20)
+  const missing = [...acked.keys()].filter((id) => !inPg.has(id))
+  expect(missing).toEqual([])
+  const wrong = [...acked].filter(([id, title]) => inPg.get(id)!.length !== 1 || inPg.get(id)![0] !== title)
+  expect(wrong).toEqual([])
+  expect(rows.length).toBe(acked.size)
+  const conflicts = await h.admin`select count(*)::int as n from sync_conflicts`
+  expect(conflicts[0]!.n).toBe(0)
+}
