@@ -1,0 +1,146 @@
+// `bun run db <command>`: the database chores, without starting the server. It opens the databases
+// exactly as the server does (same configuration, same fallback file), so run it beside the app.
+import type { Logger } from 'pino'
+import { runSeedCommand } from './cli/seed.ts'
+import { configSecrets, loadConfig } from './config.ts'
+import { ConfigError, type Config } from './config-types.ts'
+import { FailoverStore } from './db/failover-store.ts'
+import { BootError, oneLine, openStores, type OpenedStores } from './db/open.ts'
+import { createLogger } from './logger.ts'
+import { redactConnectionStrings } from './redact.ts'
+
+const USAGE = `usage: bun run db <command>
+
+  migrate [--dry-run]   apply pending migrations to both databases (--dry-run: print their SQL only)
+  status                migrations, mode and outbox depth
+  seed                  create the declared seed accounts (SEED_*) in the active database
+  backup                copy the SQLite fallback into BACKUP_DIR (VACUUM INTO, mode 0600)
+  copy-to-fallback      replace the fallback's rows with a snapshot of PostgreSQL
+  sync-to-primary       replay the fallback's journaled writes into PostgreSQL now`
+
+type Print = (line: string) => void
+
+interface Context {
+  config: Config
+  logger: Logger
+  opened: OpenedStores
+  print: Print
+}
+
+const COMMANDS: Record<string, (ctx: Context, args: string[]) => Promise<void>> = {
+  async migrate({ opened, print }, args) {
+    const dryRun = args.includes('--dry-run')
+    const targets = [
+      { name: 'sqlite', pending: async () => opened.fallback.pendingMigrations(), migrate: () => opened.fallback.migrate() },
+      ...(opened.primary && opened.primaryUp
+        ? [{ name: 'postgresql', pending: () => opened.primary!.pendingMigrations(), migrate: () => opened.primary!.migrate() }]
+        : []),
+    ]
+    if (!opened.primaryUp && opened.primaryConfigured) print(`postgresql: unreachable (${opened.primaryError}); only SQLite is handled`)
+    for (const t of targets) {
+      if (dryRun) {
+        const pending = await t.pending()
+        print(`-- ${t.name}: ${pending.length} pending migration(s)`)
+        for (const m of pending) print(`-- ${String(m.version).padStart(4, '0')}_${m.name}.sql\n${m.sql.trimEnd()}\n`)
+      } else {
+        const report = await t.migrate()
+        print(`${t.name}: applied ${report.applied.length ? report.applied.join(', ') : 'nothing'} (${report.current.length} already applied)`)
+      }
+    }
+  },
+
+  async status(ctx) {
+    const { opened, print } = ctx
+    const pending = opened.fallback.pendingMigrations().length
+    // An unmigrated file has no outbox yet: nothing is journaled in it.
+    const outbox = pending > 0 ? 0 : opened.fallback.outbox.count()
+    print(`sqlite: ${opened.fallback.path}, ${pending} pending migration(s), outbox ${outbox} entries`)
+    if (!opened.primaryConfigured) print('postgresql: not configured')
+    else if (!opened.primary || !opened.primaryUp) print(`postgresql: down (${opened.primaryError})`)
+    else print(`postgresql: up (${ctx.config.database.source}), ${(await opened.primary.pendingMigrations()).length} pending migration(s)`)
+    if (pending === 0) print(`conflicts recorded here: ${opened.fallback.listConflicts().length}`)
+  },
+
+  async seed(ctx) {
+    await withRuntime(ctx, (db) => runSeedCommand({ store: db.store, config: ctx.config, logger: ctx.logger, print: ctx.print }))
+  },
+
+  async backup(ctx) {
+    await withRuntime(ctx, async (db) => {
+      const b = await db.backup()
+      ctx.print(`backup ${b.file} (${b.size_bytes} bytes) in ${ctx.config.backup.dir}`)
+    })
+  },
+
+  async 'copy-to-fallback'(ctx) {
+    await withRuntime(ctx, async (db) => {
+      const r = await db.copyPrimaryToFallback()
+      ctx.print(`copied ${Object.entries(r.tables).map(([t, n]) => `${t}=${n}`).join(' ')} in ${r.duration_ms} ms`)
+    })
+  },
+
+  async 'sync-to-primary'(ctx) {
+    await withRuntime(ctx, async (db) => {
+      const r = await db.syncToPrimary()
+      ctx.print(`replayed: ${r.applied} applied, ${r.conflicts} conflicts, ${r.remaining} remaining`)
+    })
+  },
+}
+
+/** The same FailoverStore the server runs, initialised (migrated, replayed, warmed) but not probing. */
+async function withRuntime(ctx: Context, fn: (db: FailoverStore) => Promise<unknown>): Promise<void> {
+  const db = new FailoverStore({
+    ...ctx.opened,
+    logger: ctx.logger,
+    probeIntervalMs: ctx.config.database.healthCheckIntervalMs,
+    autoFailback: ctx.config.database.autoFailback,
+    backup: ctx.config.backup,
+  })
+  try {
+    await db.init()
+    await fn(db)
+  } finally {
+    await db.close()
+  }
+}
+
+export async function runCli(argv: string[], env: Record<string, string | undefined>, print: Print = console.log): Promise<number> {
+  const [name, ...args] = argv
+  const command = name ? COMMANDS[name] : undefined
+  if (!command) {
+    print(USAGE)
+    return name ? 2 : 0
+  }
+  let config: Config
+  try {
+    config = loadConfig({ env, isTTY: false })
+  } catch (e) {
+    if (e instanceof ConfigError) return fail(e.message)
+    throw e
+  }
+  // Operators read the command's own lines; the log only carries warnings.
+  const logger = createLogger({ ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, { secrets: configSecrets(config) })
+  let opened: OpenedStores
+  try {
+    opened = await openStores({ config, logger })
+  } catch (e) {
+    if (e instanceof BootError) return fail(e.message)
+    throw e
+  }
+  try {
+    await command({ config, logger, opened, print }, args)
+    return 0
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e))
+  } finally {
+    await opened.primary?.close().catch(() => undefined)
+    await opened.fallback.close().catch(() => undefined)
+  }
+}
+
+function fail(message: string): number {
+  process.stderr.write(`${oneLine(redactConnectionStrings(message), 1_000)}\n`)
+  return 1
+}
+
+if (import.meta.main) process.exit(await runCli(process.argv.slice(2), process.env))
