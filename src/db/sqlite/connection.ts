@@ -1,0 +1,232 @@
+// The one SQLite connection behind a SqliteStore and every view of it (change-sink views, transaction
+// views): statement cache, locking, and the rule that a write, its sink calls and its outbox entries
+// share one SQLite transaction.
+import type { Database, Statement } from 'bun:sqlite'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { newId, nowIso, StoreError, type ChangeSink, type RowChange } from '../store.ts'
+import { AsyncLock } from './async-lock.ts'
+import { mapErrors, type ErrorHints } from './errors.ts'
+import { changeKey, type Params } from './rows.ts'
+
+export type Stmt<R> = Statement<R, [Params] | []>
+export type Emit = (change: RowChange) => void
+
+/**
+ * Where an operation runs. The store's scope waits for the store's lock; a transaction's scope has a
+ * lock of its own (free unless a nested transaction holds it), so `tx` never waits for itself.
+ */
+export interface Scope {
+  readonly lock: AsyncLock
+  readonly sink: ChangeSink | null
+  /** inside transaction(): changes held back until the transaction is about to commit */
+  readonly pending: RowChange[] | null
+  /** 0 for the store itself, n inside n nested transaction() calls */
+  readonly depth: number
+  ended: boolean
+}
+
+export const rootScope = (lock: AsyncLock, sink: ChangeSink | null): Scope => ({ lock, sink, pending: null, depth: 0, ended: false })
+
+/** the scopes whose lock the transaction(s) around the current async code hold */
+interface HeldLock {
+  scope: Scope
+  open: boolean
+  outer: HeldLock | null
+}
+
+export class SqliteConnection {
+  /** when true, every row a write produces is also appended to the outbox, in the same transaction */
+  journaling = false
+  private closed = false
+  private readonly statements = new Map<string, Stmt<unknown>>()
+  private readonly inTx: (fn: () => unknown) => unknown
+  private readonly inImmediateTx: (fn: () => unknown) => unknown
+  private inAsyncTransaction = false
+  /**
+   * seq of the first outbox entry the open transaction() appended: entries from there on are not
+   * committed, so outbox readers outside the transaction must not see them
+   */
+  uncommittedOutboxFrom: number | null = null
+  /** work that cannot run inside someone else's open transaction, run once it ends */
+  private readonly afterTransaction: Array<() => void> = []
+  private readonly heldLocks = new AsyncLocalStorage<HeldLock>()
+
+  constructor(readonly db: Database) {
+    const tx = db.transaction((fn: () => unknown) => fn())
+    this.inTx = tx
+    this.inImmediateTx = tx.immediate
+  }
+
+  /**
+   * A prepared statement, prepared once per connection. Not db.query: its cache keeps only
+   * Database.MAX_QUERY_CACHE_SIZE (20) SQL strings and this store uses more.
+   */
+  stmt<R>(sql: string): Stmt<R> {
+    let s = this.statements.get(sql)
+    if (!s) {
+      s = this.db.prepare<unknown, [Params] | []>(sql)
+      this.statements.set(sql, s)
+    }
+    return s as Stmt<R>
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  /**
+   * For synchronous bookkeeping that must not join someone else's open transaction (it would be
+   * undone by their rollback): runs now, or right after that transaction ends. A deferred failure
+   * (disk full, I/O error) has no caller left to report to and is dropped.
+   */
+  whenIdle(fn: () => void): void {
+    this.assertOpen()
+    const task = () => void this.inImmediateTx(fn)
+    if (this.db.inTransaction) this.afterTransaction.push(task)
+    else mapErrors(task)
+  }
+
+  /** for the synchronous methods that cannot wait: fails instead of joining an open transaction */
+  assertIdle(what: string): void {
+    this.assertOpen()
+    if (this.db.inTransaction)
+      throw new StoreError('unavailable', `SQLite store is inside a transaction; ${what} must wait until it ends`)
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new StoreError('unavailable', 'SQLite store is closed')
+  }
+
+  /** fn runs in `scope` once no other operation or transaction of that scope is running */
+  async locked<T>(scope: Scope, fn: () => T | Promise<T>): Promise<T> {
+    const check = () => {
+      this.assertOpen()
+      if (scope.ended) throw new StoreError('invalid', 'the transaction this store belongs to has already ended')
+    }
+    check()
+    // Inside transaction(fn), the store outside `tx` waits for fn, so fn waiting for it would hang
+    // forever (and every caller behind it): say so instead.
+    for (let held: HeldLock | null | undefined = this.heldLocks.getStore(); held; held = held.outer)
+      if (held.open && held.scope === scope)
+        throw new StoreError('invalid', 'inside transaction(fn) use the store fn receives, not the store outside it')
+    return scope.lock.run(() => {
+      check()
+      return fn()
+    })
+  }
+
+  read<T>(scope: Scope, fn: () => T): Promise<T> {
+    return this.locked(scope, () => mapErrors(fn))
+  }
+
+  /**
+   * One SQLite transaction (a savepoint inside transaction()) holding the write, the outbox entry of
+   * every row it emits, and the sink calls, so a throwing sink undoes the write. Inside
+   * transaction() the sink calls wait for its commit, so rolled-back rows never reach a sink.
+   */
+  write<T>(scope: Scope, body: (emit: Emit) => T, hints?: ErrorHints): Promise<T> {
+    return this.locked(scope, () => mapErrors(() => this.writeNow(scope, body), hints))
+  }
+
+  writeNow<T>(scope: Scope, body: (emit: Emit) => T): T {
+    const run = () => {
+      const changes: RowChange[] = []
+      const result = body((change) => {
+        changes.push(change)
+        if (this.journaling) this.appendOutbox(change)
+      })
+      if (scope.pending) scope.pending.push(...changes)
+      else if (scope.sink) for (const c of changes) scope.sink(c)
+      return result
+    }
+    return (scope.depth === 0 ? this.inImmediateTx(run) : this.inTx(run)) as T
+  }
+
+  /** a synchronous write outside any store scope (snapshot, bookkeeping): no sink, no journal */
+  writeSync<T>(what: string, fn: () => T): T {
+    this.assertIdle(what)
+    return mapErrors(() => this.inImmediateTx(fn) as T)
+  }
+
+  private appendOutbox(change: RowChange): void {
+    const { lastInsertRowid } = this.stmt('INSERT INTO outbox (op_id, tbl, row_id, row_json, at) VALUES ($op_id, $tbl, $row_id, $row_json, $at)').run({
+      op_id: newId(),
+      tbl: change.table,
+      row_id: changeKey(change),
+      row_json: JSON.stringify(change.row),
+      at: nowIso(),
+    })
+    if (this.inAsyncTransaction && this.uncommittedOutboxFrom === null) this.uncommittedOutboxFrom = Number(lastInsertRowid)
+  }
+
+  /**
+   * BEGIN IMMEDIATE (a SAVEPOINT when nested) around an async fn. The scope's lock is held
+   * throughout, so no other caller's statement lands inside; fn's own store runs in the child scope.
+   */
+  transaction<T>(scope: Scope, fn: (child: Scope) => Promise<T>): Promise<T> {
+    return this.locked(scope, async () => {
+      const pending: RowChange[] = []
+      const child: Scope = { lock: new AsyncLock(), sink: scope.sink, pending, depth: scope.depth + 1, ended: false }
+      const outermost = scope.depth === 0
+      const savepoint = `tx_${child.depth}`
+      mapErrors(() => this.db.run(outermost ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${savepoint}`))
+      if (outermost) this.inAsyncTransaction = true
+      const held: HeldLock = { scope, open: true, outer: this.heldLocks.getStore() ?? null }
+      try {
+        const result = await this.heldLocks.run(held, () => fn(child))
+        // Operations fn started without awaiting them still belong to this transaction.
+        await child.lock.run(() => undefined)
+        child.ended = true
+        if (scope.pending) scope.pending.push(...pending)
+        else if (scope.sink) for (const c of pending) scope.sink(c)
+        mapErrors(() => this.db.run(outermost ? 'COMMIT' : `RELEASE ${savepoint}`))
+        return result
+      } catch (e) {
+        child.ended = true
+        this.rollback(outermost, savepoint)
+        throw e
+      } finally {
+        held.open = false
+        if (outermost) this.transactionEnded()
+      }
+    })
+  }
+
+  private rollback(outermost: boolean, savepoint: string): void {
+    // SQLite may have rolled back already (e.g. SQLITE_FULL); then there is nothing left to undo.
+    if (!this.db.inTransaction) return
+    try {
+      this.db.run(outermost ? 'ROLLBACK' : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`)
+    } catch {
+      // The error that made us roll back is the one worth reporting.
+    }
+  }
+
+  private transactionEnded(): void {
+    this.inAsyncTransaction = false
+    this.uncommittedOutboxFrom = null
+    for (const fn of this.afterTransaction.splice(0)) {
+      try {
+        if (!this.closed) fn()
+      } catch {
+        // See whenIdle: nobody is waiting for this result any more.
+      }
+    }
+  }
+
+  /** PRAGMA synchronous cannot change inside a transaction, so an open one defers it */
+  setSynchronous(mode: 'NORMAL' | 'FULL'): void {
+    if (mode !== 'NORMAL' && mode !== 'FULL') throw new StoreError('invalid', 'synchronous must be NORMAL or FULL')
+    this.assertOpen()
+    if (this.db.inTransaction) this.afterTransaction.push(() => this.db.run(`PRAGMA synchronous = ${mode}`))
+    else this.db.run(`PRAGMA synchronous = ${mode}`)
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const s of this.statements.values()) s.finalize()
+    this.statements.clear()
+    this.db.close()
+  }
+}

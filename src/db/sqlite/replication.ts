@@ -1,0 +1,84 @@
+// What the failover layer asks of SQLite beyond Store: last-writer-wins upserts, ordered export and
+// the snapshot swap.
+import { SYNC_TABLES, type ApplyOutcome, type RowChange, type SyncTable } from '../store.ts'
+import type { Emit, SqliteConnection } from './connection.ts'
+import { isUniqueViolation } from './errors.ts'
+import { changeKey, changeParams, COLUMNS, insertSql, keyColumn, rowToChange } from './rows.ts'
+
+interface Versioned {
+  version: number
+  updatedAt: string
+}
+
+/** sessions: revocation plays the part of deletion */
+function tombstone(change: RowChange): string | null {
+  switch (change.table) {
+    case 'users':
+    case 'notes':
+      return change.row.deletedAt
+    case 'sessions':
+      return change.row.revokedAt
+    default:
+      return null
+  }
+}
+
+/**
+ * The brief's LWW rule: a deleted row is never brought back, a delete beats a live row, otherwise
+ * the higher version wins and on equal versions the later updatedAt.
+ */
+export function incomingWins(stored: RowChange, incoming: RowChange): boolean {
+  const storedGone = tombstone(stored) !== null
+  const incomingGone = tombstone(incoming) !== null
+  if (storedGone !== incomingGone) return incomingGone
+  const s = stored.row as Versioned
+  const i = incoming.row as Versioned
+  if (i.version !== s.version) return i.version > s.version
+  return i.updatedAt > s.updatedAt
+}
+
+const upsertSql = (table: SyncTable): string => {
+  const key = keyColumn(table)
+  const set = COLUMNS[table].filter((c) => c !== key).map((c) => `${c} = excluded.${c}`)
+  return `${insertSql(table)} ON CONFLICT (${key}) DO UPDATE SET ${set.join(', ')}`
+}
+
+/** runs inside the caller's write transaction; emits the row when it was written */
+export function applyChangeNow(conn: SqliteConnection, change: RowChange, emit: Emit): ApplyOutcome {
+  const { table } = change
+  if (table === 'audit') {
+    const { changes } = conn.stmt(`${insertSql('audit')} ON CONFLICT (id) DO NOTHING`).run(changeParams(change))
+    if (changes === 0) return 'stale'
+    emit(change)
+    return 'applied'
+  }
+  const key = keyColumn(table)
+  const current = conn.stmt(`SELECT * FROM ${table} WHERE ${key} = $key`).get({ key: changeKey(change) })
+  if (current && !incomingWins(rowToChange(table, current), change)) return 'stale'
+  try {
+    conn.stmt(upsertSql(table)).run(changeParams(change))
+  } catch (e) {
+    // A failed statement changes nothing, so the transaction around it commits nothing either.
+    if (isUniqueViolation(e)) return 'conflict'
+    throw e
+  }
+  emit(change)
+  return 'applied'
+}
+
+export function exportRowsNow(conn: SqliteConnection, table: SyncTable, afterKey: string | null, limit: number): RowChange[] {
+  const key = keyColumn(table)
+  const rows =
+    afterKey === null
+      ? conn.stmt(`SELECT * FROM ${table} ORDER BY ${key} LIMIT $n`).all({ n: limit })
+      : conn.stmt(`SELECT * FROM ${table} WHERE ${key} > $after ORDER BY ${key} LIMIT $n`).all({ after: afterKey, n: limit })
+  return rows.map((row) => rowToChange(table, row))
+}
+
+/** deletes children before parents and inserts parents before children, for the foreign keys */
+export function replaceAllNow(conn: SqliteConnection, changes: RowChange[]): void {
+  for (const table of [...SYNC_TABLES].reverse()) conn.stmt(`DELETE FROM ${table}`).run()
+  const order = (c: RowChange) => SYNC_TABLES.indexOf(c.table)
+  const sorted = changes.map((c, i) => ({ c, i })).sort((a, b) => order(a.c) - order(b.c) || a.i - b.i)
+  for (const { c } of sorted) conn.stmt(insertSql(c.table)).run(changeParams(c))
+}

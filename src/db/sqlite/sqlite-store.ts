@@ -1,0 +1,222 @@
+// The SQLite Store: the fallback database, and the mirror of PostgreSQL while PostgreSQL is up.
+//
+// One connection serves everything. Single operations are synchronous SQLite calls, so they never
+// interleave; an async transaction() holds the store's lock until it commits, so every other caller
+// waits instead of running inside it. fn's `tx` runs without waiting; transaction() on `tx` nests as a
+// SAVEPOINT, so a nested throw rolls back only the nested writes (and the outer fn may catch it).
+// fn must use `tx`: the outer store waits for fn, so a call on it from inside fn fails 'invalid' at
+// once rather than hanging.
+import { Database } from 'bun:sqlite'
+import { chmodSync, existsSync, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import type { MigrationFile } from '../migration-files.ts'
+import type { SyncConflict } from '../runtime.ts'
+import {
+  StoreError,
+  type ApplyOutcome,
+  type AuditRepo,
+  type ChangeSink,
+  type MigrationReport,
+  type NoteRepo,
+  type OutboxEntry,
+  type ReplicableStore,
+  type RowChange,
+  type SessionRepo,
+  type SettingsRepo,
+  type Store,
+  type SyncTable,
+  type UserRepo,
+} from '../store.ts'
+import { AsyncLock } from './async-lock.ts'
+import { sqliteAuditRepo } from './audit-repo.ts'
+import { rootScope, SqliteConnection, type Scope } from './connection.ts'
+import { migrateSqlite, pendingSqliteMigrations } from './migrate.ts'
+import { sqliteNoteRepo } from './note-repo.ts'
+import { SqliteOutbox } from './outbox.ts'
+import { applyChangeNow, exportRowsNow, replaceAllNow } from './replication.ts'
+import { sqliteSessionRepo } from './session-repo.ts'
+import { sqliteSettingsRepo } from './settings-repo.ts'
+import { sqliteUserRepo } from './user-repo.ts'
+
+export interface SqliteStoreOptions {
+  /** file path or ':memory:' */
+  path: string
+  busyTimeoutS: number
+}
+
+const isMemory = (path: string) => path === ':memory:' || path === ''
+
+/** the Store a scope sees: the store itself, a change-sink view of it, or a transaction's `tx` */
+function storeView(conn: SqliteConnection, scope: Scope, close: () => Promise<void>): Store {
+  return {
+    kind: 'sqlite',
+    users: sqliteUserRepo(conn, scope),
+    sessions: sqliteSessionRepo(conn, scope),
+    notes: sqliteNoteRepo(conn, scope),
+    audit: sqliteAuditRepo(conn, scope),
+    settings: sqliteSettingsRepo(conn, scope),
+    ping: () => conn.read(scope, () => void conn.stmt('SELECT 1').get()),
+    migrate: () => conn.read(scope, () => migrateSqlite(conn.db)),
+    transaction: (fn) => conn.transaction(scope, (child) => fn(storeView(conn, child, notInTransaction))),
+    close,
+  }
+}
+
+const notInTransaction = () => Promise.reject(new StoreError('invalid', 'close the store, not a transaction of it'))
+
+function open(path: string, busyTimeoutS: number): Database {
+  const memory = isMemory(path)
+  let db: Database | null = null
+  try {
+    if (!memory) mkdirSync(dirname(path), { recursive: true })
+    db = new Database(memory ? ':memory:' : path, { create: true, readwrite: true, strict: true })
+    db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.round(busyTimeoutS * 1000))}`)
+    if (!memory) {
+      db.run('PRAGMA journal_mode = WAL')
+      // Rewriting the header proves the file is writable now, not at the first user's write.
+      const { user_version } = db.query<{ user_version: number }, []>('PRAGMA user_version').get()!
+      db.run(`PRAGMA user_version = ${user_version}`)
+    }
+    db.run('PRAGMA foreign_keys = ON')
+    db.run('PRAGMA synchronous = NORMAL')
+    return db
+  } catch (e) {
+    db?.close()
+    const reason = (e as { code?: string }).code ?? (e as Error).message
+    throw new StoreError('unavailable', `cannot open the SQLite database at ${path} for writing (${reason})`, { cause: e })
+  }
+}
+
+export class SqliteStore implements ReplicableStore {
+  readonly kind = 'sqlite'
+  readonly path: string
+  readonly users: UserRepo
+  readonly sessions: SessionRepo
+  readonly notes: NoteRepo
+  readonly audit: AuditRepo
+  readonly settings: SettingsRepo
+  readonly ping: () => Promise<void>
+  readonly migrate: () => Promise<MigrationReport>
+  readonly transaction: <T>(fn: (tx: Store) => Promise<T>) => Promise<T>
+
+  private readonly conn: SqliteConnection
+  private readonly lock = new AsyncLock()
+  private readonly scope: Scope
+  private readonly journal: SqliteOutbox
+
+  /** safe while a transaction() is open: it sees committed entries only, acks wait for its end */
+  readonly outbox: { count(): number; peek(limit: number): OutboxEntry[]; ack(uptoSeq: number): void }
+
+  constructor(opts: SqliteStoreOptions) {
+    this.path = opts.path
+    this.conn = new SqliteConnection(open(opts.path, opts.busyTimeoutS))
+    this.scope = rootScope(this.lock, null)
+    const view = storeView(this.conn, this.scope, () => this.close())
+    this.users = view.users
+    this.sessions = view.sessions
+    this.notes = view.notes
+    this.audit = view.audit
+    this.settings = view.settings
+    this.ping = view.ping
+    this.migrate = view.migrate
+    this.transaction = view.transaction
+    const journal = new SqliteOutbox(this.conn)
+    this.journal = journal
+    this.outbox = { count: () => journal.count(), peek: (limit) => journal.peek(limit), ack: (uptoSeq) => journal.ack(uptoSeq) }
+  }
+
+  withChangeSink(sink: ChangeSink): Store {
+    return storeView(this.conn, rootScope(this.lock, sink), () => this.close())
+  }
+
+  applyChange(change: RowChange): Promise<ApplyOutcome> {
+    return this.conn.write(this.scope, (emit) => applyChangeNow(this.conn, change, emit), {
+      foreignKey: 'the row refers to a parent row that does not exist',
+    })
+  }
+
+  exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {
+    return this.conn.read(this.scope, () => exportRowsNow(this.conn, table, afterKey, limit))
+  }
+
+  /**
+   * Refuses while the outbox holds entries: the snapshot would erase writes PostgreSQL has not
+   * received. Replay (and ack) them first.
+   */
+  replaceAll(changes: RowChange[]): void {
+    this.conn.writeSync('replacing all rows', () => {
+      if (this.journal.count() > 0)
+        throw new StoreError('conflict', 'the outbox holds writes PostgreSQL has not received; replay them before replacing the data')
+      replaceAllNow(this.conn, changes)
+    })
+  }
+
+  /** when on, every row a write produces is also appended to the outbox, in the write's transaction */
+  setJournaling(on: boolean): void {
+    this.conn.journaling = on
+  }
+
+  /** applied at once, or when the open transaction ends (SQLite cannot change it inside one) */
+  setSynchronous(mode: 'NORMAL' | 'FULL'): void {
+    this.conn.setSynchronous(mode)
+  }
+
+  /** current PRAGMA synchronous, by name */
+  synchronous(): 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA' {
+    this.conn.assertOpen()
+    const { synchronous } = this.conn.db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()!
+    return (['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const)[synchronous]!
+  }
+
+  journalMode(): string {
+    this.conn.assertOpen()
+    return this.conn.db.query<{ journal_mode: string }, []>('PRAGMA journal_mode').get()!.journal_mode
+  }
+
+  /** idempotent on id; while a transaction() is open it is written when that ends */
+  recordConflict(c: SyncConflict): void {
+    this.journal.recordConflict(c)
+  }
+
+  listConflicts(): SyncConflict[] {
+    return this.journal.listConflicts()
+  }
+
+  pendingMigrations(): MigrationFile[] {
+    this.conn.assertOpen()
+    return pendingSqliteMigrations(this.conn.db)
+  }
+
+  checkpoint(): void {
+    this.conn.assertIdle('a checkpoint')
+    this.conn.db.run('PRAGMA wal_checkpoint(TRUNCATE)')
+  }
+
+  /** a consistent copy while the store keeps serving; the file must not exist yet */
+  backupTo(file: string): void {
+    this.conn.assertIdle('a backup')
+    if (existsSync(file)) throw new StoreError('conflict', 'the backup file already exists')
+    mkdirSync(dirname(file), { recursive: true })
+    try {
+      this.conn.db.run('VACUUM INTO ?', [file])
+    } catch (e) {
+      throw new StoreError('unavailable', `backup failed (${(e as { code?: string }).code ?? 'error'})`, { cause: e })
+    }
+    // It holds password hashes and session token hashes: owner-only.
+    chmodSync(file, 0o600)
+  }
+
+  /**
+   * Runs fn once no transaction is open and keeps others out while it runs: the way to call
+   * replaceAll, checkpoint or backupTo from code that may race with a transaction().
+   */
+  exclusive<T>(fn: () => T): Promise<T> {
+    return this.conn.locked(this.scope, fn)
+  }
+
+  /** waits for the open transaction, if any, then closes; later calls fail 'unavailable' */
+  async close(): Promise<void> {
+    if (this.conn.isClosed) return
+    await this.lock.run(() => this.conn.close())
+  }
+}

@@ -1,0 +1,110 @@
+import { normalizeEmail, nowIso, StoreError, type NewUser, type User, type UserRepo } from '../store.ts'
+import type { Scope, SqliteConnection } from './connection.ts'
+import { pageLimit, toPage } from './paging.ts'
+import { insertSql, toUser, userParams, type UserRow } from './rows.ts'
+
+const LIVE_BY_ID = 'SELECT * FROM users WHERE id = $id AND deleted_at IS NULL'
+const LIVE_BY_EMAIL = 'SELECT * FROM users WHERE email = $email AND deleted_at IS NULL'
+const INSERT = `${insertSql('users')} RETURNING *`
+const LIST_FIRST = 'SELECT * FROM users WHERE deleted_at IS NULL ORDER BY id LIMIT $n'
+const LIST_AFTER = 'SELECT * FROM users WHERE deleted_at IS NULL AND id > $cursor ORDER BY id LIMIT $n'
+const UPDATE = `UPDATE users SET name = $name, role = $role, disabled = $disabled, updated_at = $now, version = version + 1
+  WHERE id = $id AND deleted_at IS NULL RETURNING *`
+const SET_PASSWORD = `UPDATE users SET password_hash = $password_hash, updated_at = $now, version = version + 1
+  WHERE id = $id AND deleted_at IS NULL RETURNING *`
+const SOFT_DELETE = `UPDATE users SET deleted_at = $now, updated_at = $now, version = version + 1
+  WHERE id = $id AND deleted_at IS NULL RETURNING *`
+
+const notFound = () => new StoreError('not_found', 'user not found')
+
+export function sqliteUserRepo(conn: SqliteConnection, scope: Scope): UserRepo {
+  const liveById = (id: string) => conn.stmt<UserRow>(LIVE_BY_ID).get({ id })
+  const insert = (input: NewUser): User => {
+    const now = nowIso()
+    const user: User = {
+      id: input.id,
+      email: normalizeEmail(input.email),
+      name: input.name ?? null,
+      role: input.role ?? 'user',
+      passwordHash: input.passwordHash,
+      disabled: input.disabled ?? false,
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+      deletedAt: null,
+    }
+    return toUser(conn.stmt<UserRow>(INSERT).get(userParams(user))!)
+  }
+
+  return {
+    create: (input) =>
+      conn.write(scope, (emit) => {
+        const user = insert(input)
+        emit({ table: 'users', row: user })
+        return user
+      }),
+
+    // The IMMEDIATE transaction holds SQLite's write lock from the check to the insert: race-safe.
+    createIfAbsent: (input) =>
+      conn.write(scope, (emit) => {
+        const existing = conn.stmt<UserRow>(LIVE_BY_EMAIL).get({ email: normalizeEmail(input.email) })
+        if (existing) return { user: toUser(existing), created: false }
+        const user = insert(input)
+        emit({ table: 'users', row: user })
+        return { user, created: true }
+      }),
+
+    getById: (id) =>
+      conn.read(scope, () => {
+        const row = liveById(id)
+        return row ? toUser(row) : null
+      }),
+
+    getByEmail: (email) =>
+      conn.read(scope, () => {
+        const row = conn.stmt<UserRow>(LIVE_BY_EMAIL).get({ email: normalizeEmail(email) })
+        return row ? toUser(row) : null
+      }),
+
+    list: (query) =>
+      conn.read(scope, () => {
+        const limit = pageLimit(query)
+        const rows = query.cursor
+          ? conn.stmt<UserRow>(LIST_AFTER).all({ cursor: query.cursor, n: limit + 1 })
+          : conn.stmt<UserRow>(LIST_FIRST).all({ n: limit + 1 })
+        return toPage(rows.map(toUser), limit)
+      }),
+
+    update: (id, patch) =>
+      conn.write(scope, (emit) => {
+        const current = liveById(id)
+        if (!current) throw notFound()
+        const row = conn.stmt<UserRow>(UPDATE).get({
+          id,
+          name: patch.name !== undefined ? patch.name : current.name,
+          role: patch.role ?? current.role,
+          disabled: patch.disabled === undefined ? current.disabled : patch.disabled ? 1 : 0,
+          now: nowIso(),
+        })!
+        const user = toUser(row)
+        emit({ table: 'users', row: user })
+        return user
+      }),
+
+    setPassword: (id, passwordHash) =>
+      conn.write(scope, (emit) => {
+        const row = conn.stmt<UserRow>(SET_PASSWORD).get({ id, password_hash: passwordHash, now: nowIso() })
+        if (!row) throw notFound()
+        const user = toUser(row)
+        emit({ table: 'users', row: user })
+        return user
+      }),
+
+    softDelete: (id) =>
+      conn.write(scope, (emit) => {
+        const row = conn.stmt<UserRow>(SOFT_DELETE).get({ id, now: nowIso() })
+        if (!row) throw notFound()
+        emit({ table: 'users', row: toUser(row) })
+      }),
+  }
+}
