@@ -16,6 +16,28 @@ const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '57014', '53300',
 
 const SQLSTATE = /^[0-9A-Z]{5}$/
 
+// Words for the codes an operator meets at boot or in /health: what to fix, not just a code.
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: nothing listens at that host and port',
+  ECONNRESET: 'connection reset by the server or the network',
+  ETIMEDOUT: 'connection timed out',
+  ENOTFOUND: 'host name not found (DNS)',
+  EAI_AGAIN: 'host name lookup failed for now (DNS)',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  CONNECTION_CLOSED: 'the server closed the connection',
+  CONNECTION_DESTROYED: 'the connection was dropped',
+  CONNECT_TIMEOUT: 'connecting took longer than DATABASE_TIMEOUT',
+  '28P01': 'password authentication failed: check the user and password',
+  '28000': 'authentication rejected: check the user name and pg_hba rules',
+  '3D000': 'the database does not exist: check the database name',
+  '53300': 'the server has too many connections',
+  '57P01': 'the server terminated the connection (admin shutdown)',
+  '57P02': 'the server is shutting down (crash shutdown)',
+  '57P03': 'the server is starting up or shutting down',
+  '57014': 'the statement was cancelled (DB_STATEMENT_TIMEOUT_MS exceeded)',
+}
+
 interface ErrorShape {
   code?: unknown
   errno?: unknown
@@ -41,7 +63,7 @@ export function toStoreError(error: unknown): StoreError {
   const e: ErrorShape = typeof error === 'object' && error !== null ? error : {}
   const code = codeOf(e)
   if (isUnavailableCode(code) || isConnectionLevel(e, code))
-    return new StoreError('unavailable', `PostgreSQL is unavailable (${code || 'connection error'})`)
+    return new StoreError('unavailable', `PostgreSQL is unavailable (${REASONS[code] ? `${code}: ${REASONS[code]}` : code || 'connection error'})`)
   if (code === '23505') {
     const where = typeof e.constraint_name === 'string' ? ` (${e.constraint_name})` : ''
     return new StoreError('conflict', `a row with the same unique key already exists${where}`)

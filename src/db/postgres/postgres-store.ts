@@ -1,0 +1,126 @@
+// The PostgreSQL Store (postgres.js). Lazy: the pool connects on the first query. Every call runs
+// under our own deadline; a call that misses it discards the pool, so a hung socket cannot wedge
+// the store (porsager/postgres#1089, #1193).
+import type postgres from 'postgres'
+import type { SslMode } from '../../config-types.ts'
+import type { MigrationFile } from '../migration-files.ts'
+import type { SyncConflict } from '../runtime.ts'
+import type {
+  ApplyOutcome, AuditRepo, ChangeSink, JournalOutcome, MigrationReport, NoteRepo, OutboxEntry,
+  ReplicableStore, RowChange, SessionRepo, SettingsRepo, Store, SyncTable, UserRepo,
+} from '../store.ts'
+import { upsertChange } from './apply-change.ts'
+import { toStoreError } from './errors.ts'
+import { PgExecutor } from './executor.ts'
+import { applyJournalIn, conflictReason } from './journal.ts'
+import { migratePostgres, pendingPostgresMigrations } from './migrate.ts'
+import { PgPool } from './pool.ts'
+import {
+  toAuditEvent, toConflict, toNote, toSession, toSetting, toUser,
+  type AuditRow, type ConflictRow, type NoteRow, type SessionRow, type SettingRow, type UserRow,
+} from './rows.ts'
+import { createRepos, PgStoreView } from './store-view.ts'
+
+export interface PostgresStoreOptions {
+  url: string
+  poolSize: number
+  connectTimeoutS: number
+  statementTimeoutMs: number
+  /** an explicit sslmode in the URL wins */
+  sslmode: SslMode
+  /** our client deadline per call; default statementTimeoutMs + 1000 */
+  deadlineMs?: number
+}
+
+/** Seconds close() gives open queries before it cuts the connections. */
+const CLOSE_TIMEOUT_S = 2
+
+/** One exported row as the change that recreates it elsewhere. */
+function toChange(table: SyncTable, row: postgres.Row): RowChange {
+  switch (table) {
+    case 'users':
+      return { table, row: toUser(row as UserRow) }
+    case 'sessions':
+      return { table, row: toSession(row as SessionRow) }
+    case 'notes':
+      return { table, row: toNote(row as NoteRow) }
+    case 'audit':
+      return { table, row: toAuditEvent(row as AuditRow) }
+    case 'settings':
+      return { table, row: toSetting(row as SettingRow) }
+  }
+}
+
+export class PostgresStore implements ReplicableStore {
+  readonly kind = 'postgresql' as const
+  readonly users: UserRepo
+  readonly sessions: SessionRepo
+  readonly notes: NoteRepo
+  readonly audit: AuditRepo
+  readonly settings: SettingsRepo
+  private readonly pool: PgPool
+  private readonly ex: PgExecutor
+
+  constructor(private readonly opts: PostgresStoreOptions) {
+    this.pool = new PgPool(opts)
+    this.ex = new PgExecutor(this.pool, opts.deadlineMs ?? opts.statementTimeoutMs + 1000)
+    ;({ users: this.users, sessions: this.sessions, notes: this.notes, audit: this.audit, settings: this.settings } =
+      createRepos(this.ex))
+  }
+
+  /** `select 1` under a deadline: default, the connect timeout. */
+  async ping(deadlineMs = this.opts.connectTimeoutS * 1000): Promise<void> {
+    await this.ex.run((sql) => sql`select 1`, deadlineMs)
+  }
+
+  migrate(): Promise<MigrationReport> {
+    return migratePostgres(this.ex)
+  }
+
+  pendingMigrations(): Promise<MigrationFile[]> {
+    return pendingPostgresMigrations(this.ex)
+  }
+
+  /** this store has no sink: withChangeSink(sink).transaction(fn) reports the writes of fn */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.ex.transaction((txEx) => fn(new PgStoreView(txEx, this)))
+  }
+
+  withChangeSink(sink: ChangeSink): Store {
+    return new PgStoreView(this.ex.withSink(sink), this)
+  }
+
+  async applyChange(change: RowChange): Promise<ApplyOutcome> {
+    try {
+      const rows = await this.ex.runRaw((sql) => upsertChange(sql, change))
+      return rows.length > 0 ? 'applied' : 'stale'
+    } catch (e) {
+      if (conflictReason(e) !== null) return 'conflict'
+      throw toStoreError(e)
+    }
+  }
+
+  async applyJournal(entries: OutboxEntry[]): Promise<JournalOutcome[]> {
+    if (entries.length === 0) return []
+    return this.ex.transaction((tx) => applyJournalIn(tx, entries))
+  }
+
+  async exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {
+    const key = table === 'settings' ? 'key' : 'id'
+    const rows = await this.ex.run((sql) => sql<postgres.Row[]>`
+      select * from ${sql(table)}
+      ${afterKey === null ? sql`` : sql`where ${sql(key)} > ${afterKey}`}
+      order by ${sql(key)}
+      limit ${limit}`)
+    return rows.map((row) => toChange(table, row))
+  }
+
+  async listConflicts(): Promise<SyncConflict[]> {
+    const rows = await this.ex.run((sql) => sql<ConflictRow[]>`select * from sync_conflicts order by at, id`)
+    return rows.map(toConflict)
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end(CLOSE_TIMEOUT_S)
+  }
+}
