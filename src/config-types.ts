@@ -29,6 +29,8 @@ export interface Config {
     url: string | null
     /** where the URL came from: 'DATABASE_URL', 'DB_URL_FILE', '/run/secrets/database_url', 'DB_* parts', ... */
     source: string | null
+    /** why the configured primary URL is unusable (one redacted line), with url = null; only possible when fallbackEnabled */
+    urlError: string | null
     fallbackEnabled: boolean
     /** SQLite file path, or ':memory:' */
     fallbackPath: string
