@@ -1,7 +1,10 @@
 // createApp(deps): the Hono app — shared middleware, the error frame, and the route modules.
 import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
 import { requestId } from 'hono/request-id'
+import { secureHeaders } from 'hono/secure-headers'
 import type { AppDeps, AppEnv } from './app-env.ts'
 import { AppError, errorBody, type ErrorCode } from './errors.ts'
 import { authRoutes } from './routes/auth.ts'
@@ -15,11 +18,46 @@ import { isStoreError } from './db/store.ts'
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
+  // requestId first: its header is set before anything can fail, so every response carries it.
   app.use(requestId())
   app.use(async (c, next) => {
     c.set('deps', deps)
     await next()
   })
+  // One line per request, written after the response is known. Never bodies, never headers
+  // (Authorization), never the query string (tokens end up there).
+  app.use(async (c, next) => {
+    const start = performance.now()
+    await next()
+    const status = c.res.status
+    const record = {
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      ms: Math.round((performance.now() - start) * 10) / 10,
+      request_id: c.get('requestId'),
+    }
+    if (status >= 500) deps.logger.error(record, 'request')
+    else deps.logger.info(record, 'request')
+  })
+  app.use(secureHeaders())
+  if (deps.config.corsOrigins.length > 0) {
+    app.use(
+      cors({
+        origin: deps.config.corsOrigins.includes('*') ? '*' : deps.config.corsOrigins,
+        allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+        exposeHeaders: ['X-Request-Id', 'Retry-After'],
+        maxAge: 600,
+      }),
+    )
+  }
+  app.use(
+    bodyLimit({
+      maxSize: deps.config.bodyLimitBytes,
+      onError: (c) =>
+        c.json(errorBody('payload_too_large', `request body exceeds ${deps.config.bodyLimitBytes} bytes`, c.get('requestId')), 413),
+    }),
+  )
 
   app.route('/health', healthRoutes())
   app.route('/config', configRoutes())
@@ -42,7 +80,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (isStoreError(err, 'not_found')) return c.json(errorBody('not_found', err.message, id), 404)
     if (isStoreError(err, 'conflict')) return c.json(errorBody('conflict', err.message, id), 409)
     if (isStoreError(err, 'unavailable')) return c.json(errorBody('unavailable', 'the database is unavailable; try again shortly', id), 503)
-    deps.logger.error({ err: { name: err.name, message: err.message }, request_id: id }, 'unhandled error')
+    // Not under `err`: pino's error serializer would add a stack. Name and message are enough to
+    // find the cause; the logger masks secrets and connection strings in them.
+    deps.logger.error({ error: { name: err.name, message: err.message }, request_id: id }, 'unhandled error')
     return c.json(errorBody('internal', 'internal error', id), 500)
   })
 

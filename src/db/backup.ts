@@ -5,12 +5,12 @@ import type { SqliteStore } from './sqlite/sqlite-store.ts'
 
 const NAME = /^app-\d{8}T\d{9}Z\.db$/
 
-export function backupFallback(fallback: SqliteStore, dir: string, keep: number) {
+export async function backupFallback(fallback: SqliteStore, dir: string, keep: number) {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const createdAt = new Date().toISOString()
   const file = `app-${createdAt.replace(/[-:.]/g, '')}.db`
   const path = join(dir, file)
-  fallback.backupTo(path)
+  await fallback.exclusive(() => fallback.backupTo(path))
   // Backups hold password hashes and sessions: owner-only.
   chmodSync(path, 0o600)
   const sizeBytes = statSync(path).size

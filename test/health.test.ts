@@ -1,0 +1,266 @@
+// /health, /health/live, /health/ready and /config/database: the report's rules (pure), the real
+// process on SQLite only, and the real process on PostgreSQL through a fault proxy.
+import { afterAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import { loadConfig } from '../src/config.ts'
+import type { RuntimeStatus } from '../src/db/runtime.ts'
+import { healthReport } from '../src/routes/health.ts'
+import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
+import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
+import { getJson, ServerHarness } from './helpers/spawn-server.ts'
+
+const h = new ServerHarness()
+const proxies: FaultProxy[] = []
+const databases: TestDatabase[] = []
+const CASE_TIMEOUT_MS = 30_000
+
+afterAll(async () => {
+  await h.cleanup()
+  for (const p of proxies) await p.close()
+  for (const db of databases) await db.drop()
+})
+
+const ADMIN = { email: 'admin@example.com', password: 'Admin-pw-4f9c2e81' }
+const USER = { email: 'user@example.com', password: 'User-pw-b2d7a610' }
+const DB_PASSWORD = 'Db-pw-never-shown-91ac'
+const SEED_ENV = {
+  BCRYPT_COST: '4',
+  SEED_ADMIN_EMAIL: ADMIN.email,
+  SEED_ADMIN_PASSWORD: ADMIN.password,
+  SEED_USERS: JSON.stringify([{ email: USER.email, password: USER.password, role: 'user' }]),
+}
+
+const HEALTH_KEYS = [
+  'status', 'timestamp', 'database_status', 'database_type', 'fallback_active', 'fallback_persistent', 'mode',
+  'primary', 'outbox_pending', 'uptime_s', 'version', 'warnings',
+].sort()
+
+async function login(baseUrl: string, who: { email: string; password: string }): Promise<string> {
+  const { status, body } = await getJson(`${baseUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(who),
+  })
+  expect(status).toBe(200)
+  return body.access_token as string
+}
+
+// ---- the report's rules ----
+
+describe('healthReport', () => {
+  const config = loadConfig({ env: { FALLBACK_DATABASE_URL: 'sqlite:///./data/app.db' }, secretsPath: '/nonexistent/secret', isTTY: false })
+  const memoryConfig = loadConfig({ env: { FALLBACK_DATABASE_URL: ':memory:' }, secretsPath: '/nonexistent/secret', isTTY: false })
+  const startedAt = Date.parse('2026-01-01T00:00:00.000Z')
+  const now = startedAt + 61_500
+
+  const status = (over: Partial<RuntimeStatus> = {}, primary: Partial<RuntimeStatus['primary']> = {}, fallback: Partial<RuntimeStatus['fallback']> = {}): RuntimeStatus => ({
+    mode: 'primary',
+    activeKind: 'postgresql',
+    fallbackActive: false,
+    outboxPending: 0,
+    pinnedToFallback: false,
+    lastFailoverAt: null,
+    lastRecoveryAt: null,
+    openConflicts: 0,
+    ...over,
+    primary: { configured: true, status: 'up', lastError: null, lastProbeAt: null, ...primary },
+    fallback: { ok: true, path: '/data/app.db', persistent: true, journalMode: 'wal', ...fallback },
+  })
+
+  test('primary up: healthy, on PostgreSQL, the exact fields', () => {
+    const r = healthReport(status(), { config, startedAt, now })
+    expect(Object.keys(r).sort()).toEqual(HEALTH_KEYS)
+    expect(r).toMatchObject({
+      status: 'healthy', database_status: 'connected', database_type: 'postgresql', fallback_active: false,
+      mode: 'primary', primary: { configured: true, status: 'up' }, outbox_pending: 0, uptime_s: 61, warnings: [],
+      timestamp: new Date(now).toISOString(), version: config.version,
+    })
+  })
+
+  test('no primary configured: SQLite is the database, healthy', () => {
+    const r = healthReport(status({ mode: 'fallback', activeKind: 'sqlite', fallbackActive: true }, { configured: false, status: 'unconfigured' }), { config, startedAt, now })
+    expect(r).toMatchObject({ status: 'healthy', database_type: 'sqlite', fallback_active: true, primary: { configured: false, status: 'unconfigured' }, warnings: [] })
+  })
+
+  test('primary configured but down, serving from SQLite: degraded, still connected', () => {
+    const r = healthReport(status({ mode: 'fallback', activeKind: 'sqlite', fallbackActive: true, outboxPending: 3 }, { status: 'down' }), { config, startedAt, now })
+    expect(r).toMatchObject({ status: 'degraded', database_status: 'connected', database_type: 'sqlite', fallback_active: true, outbox_pending: 3 })
+    expect(r.warnings.join('\n')).toMatch(/unreachable/)
+    expect(r.warnings.join('\n')).toMatch(/3 write/)
+  })
+
+  test('a failed probe before the failover: degraded and disconnected', () => {
+    const r = healthReport(status({}, { status: 'down' }), { config, startedAt, now })
+    expect(r).toMatchObject({ status: 'degraded', database_status: 'disconnected', database_type: 'postgresql' })
+  })
+
+  test('pinned to the fallback while the primary is up: degraded, with the reason', () => {
+    const r = healthReport(status({ mode: 'fallback', activeKind: 'sqlite', fallbackActive: true, pinnedToFallback: true }), { config, startedAt, now })
+    expect(r.status).toBe('degraded')
+    expect(r.warnings.join('\n')).toMatch(/pinned/)
+  })
+
+  test('an in-memory stand-in for an unwritable file: degraded, and says nothing persists', () => {
+    const r = healthReport(status({ mode: 'fallback', activeKind: 'sqlite', fallbackActive: true }, { configured: false, status: 'unconfigured' }, { persistent: false, path: ':memory:' }), { config, startedAt, now })
+    expect(r.status).toBe('degraded')
+    expect(r.fallback_persistent).toBe(false)
+    expect(r.warnings.join('\n')).toMatch(/NOTHING .*persist/)
+  })
+
+  test('in memory because the operator asked for it: healthy, with a plain warning', () => {
+    const r = healthReport(status({ mode: 'fallback', activeKind: 'sqlite', fallbackActive: true }, { configured: false, status: 'unconfigured' }, { persistent: false, path: ':memory:' }), { config: memoryConfig, startedAt, now })
+    expect(r.status).toBe('healthy')
+    expect(r.warnings.join('\n')).toMatch(/in memory/)
+  })
+
+  test('no store can serve: unhealthy', () => {
+    const r = healthReport(status({ mode: 'fallback', activeKind: 'sqlite', fallbackActive: true }, { status: 'down' }, { ok: false }), { config, startedAt, now })
+    expect(r.status).toBe('unhealthy')
+    expect(r.database_status).toBe('disconnected')
+  })
+})
+
+// ---- the real process, SQLite only ----
+
+describe('SQLite only (no primary configured)', () => {
+  test('/health, /health/live, /health/ready and /config/database for anyone, a user and an admin', async () => {
+    const fallbackFile = join(h.tempDir('health-'), 'app.db')
+    const proc = h.spawn({ env: { ...SEED_ENV, FALLBACK_DATABASE_URL: `sqlite:///${fallbackFile}` } })
+    const { baseUrl } = await proc.waitForListen(15_000)
+
+    const health = await getJson(`${baseUrl}/health`)
+    expect(health.status).toBe(200)
+    expect(health.headers.get('cache-control')).toBe('no-store')
+    expect(Object.keys(health.body).sort()).toEqual(HEALTH_KEYS)
+    expect(health.body).toMatchObject({
+      status: 'healthy', database_status: 'connected', database_type: 'sqlite', fallback_active: true, mode: 'fallback',
+      primary: { configured: false, status: 'unconfigured' }, outbox_pending: 0, fallback_persistent: true,
+    })
+    expect(Number.isNaN(Date.parse(health.body.timestamp))).toBe(false)
+    expect(typeof health.body.uptime_s).toBe('number')
+
+    const live = await getJson(`${baseUrl}/health/live`)
+    expect(live.status).toBe(200)
+    expect(live.body.status).toBe('alive')
+
+    const ready = await getJson(`${baseUrl}/health/ready`)
+    expect(ready.status).toBe(200)
+    expect(ready.body).toEqual({ status: 'ready', database_type: 'sqlite' })
+
+    const anonymous = await getJson(`${baseUrl}/config/database`)
+    expect(anonymous.status).toBe(200)
+    expect(anonymous.body).toEqual({
+      database_type: 'sqlite',
+      mode: 'fallback',
+      fallback_enabled: true,
+      fallback_active: true,
+      primary: { configured: false, source: null, pool_size: 10, connect_timeout_s: 5, statement_timeout_ms: 15000, ssl: 'prefer' },
+      fallback: { journal_mode: 'wal' },
+    })
+
+    // a signed-in user who is not an admin sees no more than anyone
+    const userToken = await login(baseUrl, USER)
+    const asUser = await getJson(`${baseUrl}/config/database`, { headers: { Authorization: `Bearer ${userToken}` } })
+    expect(asUser.body).toEqual(anonymous.body)
+
+    const adminToken = await login(baseUrl, ADMIN)
+    const asAdmin = await getJson(`${baseUrl}/config/database`, { headers: { Authorization: `Bearer ${adminToken}` } })
+    expect(asAdmin.status).toBe(200)
+    expect(asAdmin.headers.get('vary')).toMatch(/Authorization/i)
+    expect(asAdmin.body.fallback).toEqual({ journal_mode: 'wal', path: fallbackFile, persistent: true })
+    expect(asAdmin.body.primary).toMatchObject({ configured: false, url: null, host: null, database: null })
+
+    // a token that does not verify is served anonymously, not refused: the route is public
+    const forged = await getJson(`${baseUrl}/config/database`, { headers: { Authorization: 'Bearer not.a.token' } })
+    expect(forged.status).toBe(200)
+    expect(forged.body).toEqual(anonymous.body)
+
+    expect(await proc.stop()).toBe(0)
+  }, CASE_TIMEOUT_MS)
+})
+
+// ---- the real process on PostgreSQL, through a fault proxy ----
+
+const pgUp = requirePostgres(await pgAvailable(), 'health: PostgreSQL primary')
+
+describe.skipIf(!pgUp)('PostgreSQL primary through a fault proxy', () => { // skipped only without PostgreSQL, announced by requirePostgres
+  async function primaryBehindProxy() {
+    const db = await createTestDatabase('health')
+    databases.push(db)
+    const target = new URL(db.url)
+    const proxy = await startFaultProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) })
+    proxies.push(proxy)
+    // The shared server trusts local connections, so the password is ignored there; it is here to
+    // prove that no response and no log line ever shows it.
+    target.password = DB_PASSWORD
+    return { db, proxy, url: proxy.proxiedUrl(target.toString()) }
+  }
+
+  test('healthy primary: database_type postgresql; admins see where, redacted; nobody sees the password', async () => {
+    const { db, proxy, url } = await primaryBehindProxy()
+    const proc = h.spawn({ env: { ...SEED_ENV, DATABASE_URL: url, DATABASE_TIMEOUT: '2' } })
+    const { baseUrl, listenLine } = await proc.waitForListen(15_000)
+    expect(listenLine).toMatchObject({ mode: 'primary', database_type: 'postgresql', primary_source: 'DATABASE_URL' })
+
+    const health = await getJson(`${baseUrl}/health`)
+    expect(health.body).toMatchObject({
+      status: 'healthy', database_status: 'connected', database_type: 'postgresql', fallback_active: false, mode: 'primary',
+      primary: { configured: true, status: 'up' }, warnings: [],
+    })
+
+    const anonymous = await getJson(`${baseUrl}/config/database`)
+    expect(anonymous.body.database_type).toBe('postgresql')
+    expect(anonymous.body.primary).toEqual({ configured: true, source: 'DATABASE_URL', pool_size: 10, connect_timeout_s: 2, statement_timeout_ms: 15000, ssl: 'prefer' })
+
+    const token = await login(baseUrl, ADMIN)
+    const asAdmin = await getJson(`${baseUrl}/config/database`, { headers: { Authorization: `Bearer ${token}` } })
+    expect(asAdmin.body.primary).toMatchObject({
+      configured: true, source: 'DATABASE_URL', host: '127.0.0.1', port: proxy.port, database: db.name, status: 'up',
+    })
+    expect(asAdmin.body.primary.url).toBe(`postgres://postgres:***@127.0.0.1:${proxy.port}/${db.name}`)
+
+    for (const res of [health, anonymous, asAdmin]) expect(JSON.stringify(res.body)).not.toContain(DB_PASSWORD)
+    expect(await proc.stop()).toBe(0)
+    for (const line of proc.lines) expect(line.raw).not.toContain(DB_PASSWORD)
+  }, CASE_TIMEOUT_MS)
+
+  test('/health is answered from the last probe: requests send nothing to the database', async () => {
+    const { url, proxy } = await primaryBehindProxy()
+    // a probe period far longer than the test, so only requests could make traffic
+    const proc = h.spawn({ env: { DATABASE_URL: url, DATABASE_TIMEOUT: '2', HEALTH_CHECK_INTERVAL_MS: '600000' } })
+    const { baseUrl } = await proc.waitForListen(15_000)
+    const before = proxy.bytesFromClients
+    for (let i = 0; i < 25; i++) expect((await getJson(`${baseUrl}/health`)).body.database_type).toBe('postgresql')
+    expect(proxy.bytesFromClients).toBe(before)
+    expect(await proc.stop()).toBe(0)
+  }, CASE_TIMEOUT_MS)
+
+  test('the primary stops answering after boot: /health turns degraded within two probe periods', async () => {
+    // The default period. Detection takes at most one period (until the next probe) plus the 1 s probe
+    // deadline, so with a period above 1 s "two periods" holds without any allowance for noise.
+    const PERIOD_MS = 2000
+    const { url, proxy } = await primaryBehindProxy()
+    const proc = h.spawn({ env: { DATABASE_URL: url, DATABASE_TIMEOUT: '2', HEALTH_CHECK_INTERVAL_MS: String(PERIOD_MS) } })
+    const { baseUrl } = await proc.waitForListen(15_000)
+    expect((await getJson(`${baseUrl}/health`)).body.status).toBe('healthy')
+
+    proxy.setMode('blackhole')
+    const start = performance.now()
+    let body: any
+    do {
+      await Bun.sleep(50)
+      body = (await getJson(`${baseUrl}/health`)).body
+    } while (body.status !== 'degraded' && performance.now() - start < 10_000)
+    const tookMs = Math.round(performance.now() - start)
+    console.log(`blackholed primary → /health degraded after ${tookMs} ms (probe period ${PERIOD_MS} ms, probe deadline 1000 ms)`)
+
+    expect(body.status).toBe('degraded')
+    expect(body.primary).toEqual({ configured: true, status: 'down' })
+    expect(tookMs).toBeLessThanOrEqual(2 * PERIOD_MS)
+    // /health itself never waits on the dead primary
+    expect((await getJson(`${baseUrl}/health/live`)).status).toBe(200)
+
+    proxy.setMode('pass')
+    expect(await proc.stop()).toBe(0)
+  }, CASE_TIMEOUT_MS)
+})
