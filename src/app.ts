@@ -79,7 +79,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     if (isStoreError(err, 'not_found')) return c.json(errorBody('not_found', err.message, id), 404)
     if (isStoreError(err, 'conflict')) return c.json(errorBody('conflict', err.message, id), 409)
-    if (isStoreError(err, 'unavailable')) return c.json(errorBody('unavailable', 'the database is unavailable; try again shortly', id), 503)
+    // Store messages are written to be shown: a reason, never SQL, values or secrets.
+    if (isStoreError(err, 'unavailable')) return c.json(errorBody('unavailable', `the database is unavailable: ${err.message}`, id), 503)
     // Not under `err`: pino's error serializer would add a stack. Name and message are enough to
     // find the cause; the logger masks secrets and connection strings in them.
     deps.logger.error({ error: { name: err.name, message: err.message }, request_id: id }, 'unhandled error')

@@ -1,0 +1,142 @@
+// /api/v1/admin: user management and the audit trail, for admins only.
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { AppEnv } from '../app-env.ts'
+import { recordAudit } from '../auth/audit.ts'
+import { clientIp } from '../auth/client-ip.ts'
+import { requireAuth, requireRole } from '../auth/guard.ts'
+import { createPasswordService, type PasswordService } from '../auth/password.ts'
+import { newId, type AuditEvent, type UserPatch } from '../db/store.ts'
+import { AppError } from '../errors.ts'
+import { jsonBody, params, query } from '../validation.ts'
+import { emailField, nameField, newPasswordField, roleField, userJson } from './auth.ts'
+import { pageCursor, pageLimit } from './notes.ts'
+
+const createBody = z.strictObject({ email: emailField, password: newPasswordField, name: nameField.optional(), role: roleField.optional() })
+const patchBody = z
+  .strictObject({ name: nameField.optional(), role: roleField.optional(), password: newPasswordField.optional(), disabled: z.boolean().optional() })
+  .refine((p) => Object.values(p).some((v) => v !== undefined), 'give at least one of name, role, password, disabled')
+const idParam = z.strictObject({ id: z.uuid('must be a user id (UUID)') })
+const pageQuery = z.strictObject({ limit: pageLimit, cursor: pageCursor })
+
+const auditJson = (e: AuditEvent) => ({
+  id: e.id,
+  at: e.at,
+  action: e.action,
+  actor_id: e.actorId,
+  target_id: e.targetId,
+  ip: e.ip,
+  details: e.details,
+})
+
+const userNotFound = () => new AppError('not_found', 'user not found')
+
+export function adminUsersRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  let passwordService: PasswordService | null = null
+  const passwords = (cost: number) => (passwordService ??= createPasswordService(cost))
+
+  app.use(requireAuth, requireRole('admin'))
+
+  app.get('/users', query(pageQuery), async (c) => {
+    const { limit, cursor } = c.req.valid('query')
+    const page = await c.var.deps.store.users.list({ limit, cursor: cursor ?? null })
+    return c.json({ items: page.items.map(userJson), next_cursor: page.nextCursor })
+  })
+
+  app.post('/users', ...jsonBody(createBody), async (c) => {
+    const deps = c.var.deps
+    const body = c.req.valid('json')
+    if (await deps.store.users.getByEmail(body.email)) throw new AppError('conflict', 'a user with this email exists')
+    const user = await deps.store.users.create({
+      id: newId(),
+      email: body.email,
+      name: body.name ?? null,
+      role: body.role ?? 'user',
+      passwordHash: await passwords(deps.config.auth.bcryptCost).hash(body.password),
+    })
+    await recordAudit(deps, {
+      action: 'admin.user_created',
+      actorId: c.get('user').id,
+      targetId: user.id,
+      ip: clientIp(c, deps.config.auth.trustProxy),
+      details: { email: user.email, role: user.role },
+    })
+    return c.json({ user: userJson(user) }, 201)
+  })
+
+  app.get('/users/:id', params(idParam), async (c) => {
+    const user = await c.var.deps.store.users.getById(c.req.valid('param').id)
+    if (!user) throw userNotFound()
+    return c.json({ user: userJson(user) })
+  })
+
+  app.patch('/users/:id', params(idParam), ...jsonBody(patchBody), async (c) => {
+    const deps = c.var.deps
+    const { id } = c.req.valid('param')
+    const body = c.req.valid('json')
+    const actor = c.get('user')
+    // An admin cannot lock themselves out; another admin (or SEED_RESET_PASSWORDS) can.
+    if (id === actor.id && (body.disabled === true || body.role === 'user')) {
+      throw new AppError('conflict', 'you cannot disable or demote your own account')
+    }
+    const before = await deps.store.users.getById(id)
+    if (!before) throw userNotFound()
+    const passwordHash = body.password === undefined ? null : await passwords(deps.config.auth.bcryptCost).hash(body.password)
+    const patch: UserPatch = {}
+    if (body.name !== undefined) patch.name = body.name
+    if (body.role !== undefined) patch.role = body.role
+    if (body.disabled !== undefined) patch.disabled = body.disabled
+    const ip = clientIp(c, deps.config.auth.trustProxy)
+
+    const user = await deps.store.transaction(async (tx) => {
+      let updated = Object.keys(patch).length > 0 ? await tx.users.update(id, patch) : before
+      if (passwordHash) updated = await tx.users.setPassword(id, passwordHash)
+      // A new password or a disabled account ends every session (but the one of an admin changing their own password).
+      const exceptId = id === actor.id ? c.get('sessionId') : undefined
+      const revoked = passwordHash || patch.disabled ? await tx.sessions.revokeAllForUser(id, exceptId) : 0
+      const changed = Object.keys(body).filter((k) => body[k as keyof typeof body] !== undefined)
+      const audit = { actorId: actor.id, targetId: id, ip }
+      if (patch.disabled === true && !before.disabled) {
+        await recordAudit({ store: tx, logger: deps.logger }, { ...audit, action: 'admin.user_disabled', details: { email: before.email, sessions_revoked: revoked } })
+      }
+      await recordAudit({ store: tx, logger: deps.logger }, {
+        ...audit,
+        action: 'admin.user_updated',
+        details: { email: before.email, fields: changed, ...(patch.role ? { role: patch.role } : {}), sessions_revoked: revoked },
+      })
+      return updated
+    })
+    return c.json({ user: userJson(user) })
+  })
+
+  /** Disables (never erases): the account's notes and audit trail stay, and it can be re-enabled. */
+  app.delete('/users/:id', params(idParam), async (c) => {
+    const deps = c.var.deps
+    const { id } = c.req.valid('param')
+    const actor = c.get('user')
+    if (id === actor.id) throw new AppError('conflict', 'you cannot disable your own account')
+    const before = await deps.store.users.getById(id)
+    if (!before) throw userNotFound()
+    await deps.store.transaction(async (tx) => {
+      await tx.users.update(id, { disabled: true })
+      const revoked = await tx.sessions.revokeAllForUser(id)
+      await recordAudit({ store: tx, logger: deps.logger }, {
+        action: 'admin.user_disabled',
+        actorId: actor.id,
+        targetId: id,
+        ip: clientIp(c, deps.config.auth.trustProxy),
+        details: { email: before.email, sessions_revoked: revoked },
+      })
+    })
+    return c.body(null, 204)
+  })
+
+  app.get('/audit', query(pageQuery), async (c) => {
+    const { limit, cursor } = c.req.valid('query')
+    const page = await c.var.deps.store.audit.list({ limit, cursor: cursor ?? null })
+    return c.json({ items: page.items.map(auditJson), next_cursor: page.nextCursor })
+  })
+
+  return app
+}

@@ -1,0 +1,288 @@
+// /api/v1/auth: register, login, refresh, logout, me, password.
+import { Hono, type Context } from 'hono'
+import { createMiddleware } from 'hono/factory'
+import { z } from 'zod'
+import type { AppDeps, AppEnv } from '../app-env.ts'
+import { recordAudit } from '../auth/audit.ts'
+import { clientIp } from '../auth/client-ip.ts'
+import { requireAuth } from '../auth/guard.ts'
+import { createPasswordService, newPasswordProblem, PASSWORD_MAX_BYTES, utf8Length, type PasswordService } from '../auth/password.ts'
+import { LoginRateLimiter } from '../auth/rate-limit.ts'
+import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken, signAccessToken } from '../auth/tokens.ts'
+import { newId, type User } from '../db/store.ts'
+import { AppError } from '../errors.ts'
+import { fieldIssues, jsonBody, requireJson } from '../validation.ts'
+
+// ---- fields shared with the admin routes ----
+
+const wellFormed = (s: string) => s.isWellFormed() && !s.includes('\u0000')
+
+/** Trimmed, lower-cased `local@domain` (no spaces or control characters), at most 254 characters. */
+export const emailField = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .min(3, 'must be an email address')
+  .max(254, 'must be at most 254 characters')
+  .regex(/^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+$/u, 'must be an email address')
+  .refine(wellFormed, 'must be valid unicode text')
+
+/** A password being set: 8..72 UTF-8 bytes, no NUL. */
+export const newPasswordField = z.string().superRefine((s, ctx) => {
+  const problem = newPasswordProblem(s)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+/** A password being checked: anything bcrypt could have hashed. */
+export const passwordField = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((s) => utf8Length(s) <= PASSWORD_MAX_BYTES, `must be at most ${PASSWORD_MAX_BYTES} bytes (UTF-8)`)
+
+export const nameField = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .refine(wellFormed, 'must be valid unicode text without NUL')
+  .nullable()
+
+export const roleField = z.enum(['admin', 'user'])
+
+const refreshTokenField = z.string().refine(looksLikeRefreshToken, 'must be a refresh token as issued by login')
+
+export const userJson = (u: User) => ({
+  id: u.id,
+  email: u.email,
+  name: u.name,
+  role: u.role,
+  disabled: u.disabled,
+  created_at: u.createdAt,
+  updated_at: u.updatedAt,
+})
+
+// ---- schemas ----
+
+const registerBody = z.strictObject({ email: emailField, password: newPasswordField, name: nameField.optional() })
+const loginBody = z.strictObject({ email: emailField, password: passwordField })
+const refreshBody = z.strictObject({ refresh_token: refreshTokenField })
+const logoutBody = z.strictObject({ refresh_token: refreshTokenField.optional() })
+const passwordBody = z.strictObject({ current_password: passwordField, new_password: newPasswordField })
+
+const invalidCredentials = () => new AppError('invalid_credentials', 'email or password is incorrect')
+const unauthorized = (message: string) => new AppError('unauthorized', message)
+
+/** Per-app state: the password service (with its dummy hash) and the login rate limiter. */
+interface AuthState {
+  passwords(deps: AppDeps): PasswordService
+  limiter(deps: AppDeps): LoginRateLimiter
+}
+
+function createAuthState(): AuthState {
+  let passwords: PasswordService | null = null
+  let limiter: LoginRateLimiter | null = null
+  return {
+    passwords: (deps) => (passwords ??= createPasswordService(deps.config.auth.bcryptCost)),
+    limiter: (deps) =>
+      (limiter ??= new LoginRateLimiter({
+        maxFailures: deps.config.auth.loginMaxFailures,
+        windowMs: deps.config.auth.loginWindowS * 1000,
+      })),
+  }
+}
+
+/** A new refresh session and the token pair that goes with it (login and refresh answer alike). */
+async function tokenPair(deps: AppDeps, user: User, sessionId: string, refreshToken: string) {
+  const ttlS = deps.config.auth.accessTokenTtlS
+  return {
+    access_token: await signAccessToken({ userId: user.id, role: user.role, sessionId, ttlS }, deps.jwtSecret),
+    refresh_token: refreshToken,
+    token_type: 'Bearer' as const,
+    expires_in: ttlS,
+    user: { id: user.id, email: user.email, name: user.name, role: user.role },
+  }
+}
+
+const newSession = (deps: AppDeps, userId: string) => {
+  const token = newRefreshToken()
+  const session = {
+    id: newId(),
+    userId,
+    tokenHash: hashRefreshToken(token),
+    expiresAt: new Date(Date.now() + deps.config.auth.refreshTokenTtlS * 1000).toISOString(),
+  }
+  return { token, session }
+}
+
+function rateLimited(retryAfterS: number): AppError {
+  return new AppError('rate_limited', `too many failed attempts; try again in ${retryAfterS} s`, { retry_after_s: retryAfterS }, {
+    'Retry-After': String(retryAfterS),
+  })
+}
+
+/** Logout's body is optional: no body at all means "this session". */
+async function optionalLogoutBody(c: Context<AppEnv>): Promise<z.infer<typeof logoutBody>> {
+  const text = await c.req.text()
+  if (text.trim() === '') return {}
+  await requireJson(c, async () => {})
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch {
+    throw new AppError('validation_error', 'body: malformed JSON', [{ field: '(body)', message: 'malformed JSON' }])
+  }
+  const parsed = logoutBody.safeParse(raw)
+  if (!parsed.success) {
+    const issues = fieldIssues(parsed.error)
+    throw new AppError('validation_error', `body field '${issues[0]!.field}': ${issues[0]!.message}`, issues)
+  }
+  return parsed.data
+}
+
+export function authRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  const state = createAuthState()
+
+  const registrationOpen = createMiddleware<AppEnv>(async (c, next) => {
+    if (!c.var.deps.config.auth.allowRegistration) throw new AppError('forbidden', 'registration is disabled; ask an administrator for an account')
+    await next()
+  })
+
+  app.post('/register', registrationOpen, ...jsonBody(registerBody), async (c) => {
+    const deps = c.var.deps
+    const body = c.req.valid('json')
+    if (await deps.store.users.getByEmail(body.email)) throw new AppError('conflict', 'this email is already registered')
+    const user = await deps.store.users.create({
+      id: newId(),
+      email: body.email,
+      name: body.name ?? null,
+      role: 'user',
+      passwordHash: await state.passwords(deps).hash(body.password),
+    })
+    await recordAudit(deps, { action: 'auth.register', actorId: user.id, targetId: user.id, ip: clientIp(c, deps.config.auth.trustProxy) })
+    return c.json({ user: userJson(user) }, 201)
+  })
+
+  app.post('/login', ...jsonBody(loginBody), async (c) => {
+    const deps = c.var.deps
+    const { email, password } = c.req.valid('json')
+    const ip = clientIp(c, deps.config.auth.trustProxy)
+    const limiter = state.limiter(deps)
+    const key = LoginRateLimiter.key(ip, email)
+    const wait = limiter.retryAfterS(key)
+    if (wait > 0) throw rateLimited(wait)
+    // Counted as a failure before bcrypt runs, so a burst of parallel guesses gets no more tries than
+    // a sequence of them; a success clears the count.
+    const lockedOut = limiter.fail(key)
+
+    const user = await deps.store.users.getByEmail(email)
+    const passwords = state.passwords(deps)
+    // Unknown emails cost one bcrypt check too, so response time does not reveal which emails exist.
+    const matches = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyUnknown(password)
+    if (!user || !matches || user.disabled) {
+      const reason = !user ? 'unknown_email' : !matches ? 'wrong_password' : 'disabled'
+      await recordAudit(deps, {
+        action: 'auth.login_failed',
+        targetId: user?.id ?? null,
+        ip,
+        details: lockedOut ? { email, reason, locked_out: true } : { email, reason },
+      })
+      throw invalidCredentials()
+    }
+    limiter.reset(key)
+    const { token, session } = newSession(deps, user.id)
+    await deps.store.sessions.create(session)
+    await recordAudit(deps, { action: 'auth.login', actorId: user.id, targetId: user.id, ip, details: { session_id: session.id } })
+    c.header('Cache-Control', 'no-store')
+    return c.json(await tokenPair(deps, user, session.id, token))
+  })
+
+  app.post('/refresh', ...jsonBody(refreshBody), async (c) => {
+    const deps = c.var.deps
+    const { store } = deps
+    const ip = clientIp(c, deps.config.auth.trustProxy)
+    const presented = await store.sessions.getByTokenHash(hashRefreshToken(c.req.valid('json').refresh_token))
+    if (!presented) throw unauthorized('the refresh token is invalid')
+
+    const reuse = async () => {
+      // A rotated token came back: someone holds a copy. End every session of the user.
+      const revoked = await store.sessions.revokeAllForUser(presented.userId)
+      await recordAudit(deps, {
+        action: 'auth.refresh_reuse',
+        targetId: presented.userId,
+        ip,
+        details: { session_id: presented.id, sessions_revoked: revoked },
+      })
+      return unauthorized('the refresh token was already used; every session of this account has been ended')
+    }
+
+    if (presented.revokedAt) throw presented.replacedBy ? await reuse() : unauthorized('the refresh token has been revoked')
+    if (Date.parse(presented.expiresAt) <= Date.now()) {
+      await store.sessions.revoke(presented.id)
+      throw unauthorized('the refresh token has expired')
+    }
+    const user = await store.users.getById(presented.userId)
+    if (!user || user.disabled) {
+      await store.sessions.revoke(presented.id)
+      throw unauthorized('the account is disabled or no longer exists')
+    }
+    const { token, session } = newSession(deps, user.id)
+    // rotate() returns null when a concurrent request rotated this token first: that is reuse too.
+    if (!(await store.sessions.rotate(presented.id, session))) throw await reuse()
+    c.header('Cache-Control', 'no-store')
+    return c.json(await tokenPair(deps, user, session.id, token))
+  })
+
+  app.post('/logout', requireAuth, async (c) => {
+    const deps = c.var.deps
+    const user = c.get('user')
+    const body = await optionalLogoutBody(c)
+    const ended = [c.get('sessionId')]
+    if (body.refresh_token) {
+      const session = await deps.store.sessions.getByTokenHash(hashRefreshToken(body.refresh_token))
+      // Another user's token is ignored, not revoked: a bearer may only end their own sessions.
+      if (session && session.userId === user.id) ended.push(session.id)
+    }
+    for (const id of new Set(ended)) await deps.store.sessions.revoke(id)
+    await recordAudit(deps, {
+      action: 'auth.logout',
+      actorId: user.id,
+      targetId: user.id,
+      ip: clientIp(c, deps.config.auth.trustProxy),
+      details: { session_ids: [...new Set(ended)] },
+    })
+    return c.body(null, 204)
+  })
+
+  app.get('/me', requireAuth, async (c) => {
+    const user = await c.var.deps.store.users.getById(c.get('user').id)
+    if (!user) throw unauthorized('the account no longer exists')
+    return c.json({ user: userJson(user) })
+  })
+
+  app.post('/password', requireAuth, ...jsonBody(passwordBody), async (c) => {
+    const deps = c.var.deps
+    const { current_password, new_password } = c.req.valid('json')
+    const ip = clientIp(c, deps.config.auth.trustProxy)
+    const user = await deps.store.users.getById(c.get('user').id)
+    if (!user) throw unauthorized('the account no longer exists')
+    // A stolen access token must not become a way to guess the password: same limiter as login.
+    const limiter = state.limiter(deps)
+    const key = LoginRateLimiter.key(ip, user.email)
+    const wait = limiter.retryAfterS(key)
+    if (wait > 0) throw rateLimited(wait)
+    limiter.fail(key)
+    const passwords = state.passwords(deps)
+    if (!(await passwords.verify(current_password, user.passwordHash))) {
+      await recordAudit(deps, { action: 'auth.login_failed', actorId: user.id, targetId: user.id, ip, details: { email: user.email, reason: 'wrong_current_password' } })
+      throw new AppError('invalid_credentials', 'the current password is incorrect', [{ field: 'current_password', message: 'is incorrect' }])
+    }
+    limiter.reset(key)
+    await deps.store.users.setPassword(user.id, await passwords.hash(new_password))
+    const revoked = await deps.store.sessions.revokeAllForUser(user.id, c.get('sessionId'))
+    await recordAudit(deps, { action: 'auth.password_changed', actorId: user.id, targetId: user.id, ip, details: { sessions_revoked: revoked } })
+    return c.body(null, 204)
+  })
+
+  return app
+}

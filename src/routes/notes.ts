@@ -1,0 +1,96 @@
+// /api/v1/notes: each user's private notes. Every query is scoped to the caller, so another user's
+// note is indistinguishable from a missing one (404, never 403).
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { AppEnv } from '../app-env.ts'
+import { requireAuth } from '../auth/guard.ts'
+import { isStoreError, newId, type Note } from '../db/store.ts'
+import { AppError } from '../errors.ts'
+import { jsonBody, params, query } from '../validation.ts'
+
+export const NOTE_TITLE_MAX = 200
+/** The JSON body limit (1 MiB) is the real bound; this keeps the text itself under it. */
+export const NOTE_BODY_MAX = 1_000_000
+export const NOTE_QUERY_MAX = 200
+
+// Both databases must store exactly what was sent: PostgreSQL rejects NUL in text, and lone
+// surrogates would be silently replaced when encoded as UTF-8.
+const storable = (s: string) => s.isWellFormed() && !s.includes('\u0000')
+const STORABLE = 'must be valid unicode text without NUL characters'
+
+const title = z.string().trim().min(1, 'must not be empty').max(NOTE_TITLE_MAX, `must be at most ${NOTE_TITLE_MAX} characters`).refine(storable, STORABLE)
+const body = z.string().max(NOTE_BODY_MAX, `must be at most ${NOTE_BODY_MAX} characters`).refine(storable, STORABLE)
+
+const createBody = z.strictObject({ title, body })
+const patchBody = z
+  .strictObject({ title: title.optional(), body: body.optional() })
+  .refine((p) => p.title !== undefined || p.body !== undefined, 'give at least one of title, body')
+const idParam = z.strictObject({ id: z.uuid('must be a note id (UUID)') })
+
+export const pageLimit = z.coerce
+  .number('must be a number')
+  .int('must be an integer')
+  .min(1, 'must be at least 1')
+  .max(100, 'must be at most 100')
+  .default(20)
+export const pageCursor = z.uuid('must be the next_cursor of a previous page').optional()
+
+const listQuery = z.strictObject({
+  limit: pageLimit,
+  cursor: pageCursor,
+  q: z.string().max(NOTE_QUERY_MAX, `must be at most ${NOTE_QUERY_MAX} characters`).refine(storable, STORABLE).optional(),
+})
+
+const noteJson = (n: Note) => ({
+  id: n.id,
+  title: n.title,
+  body: n.body,
+  created_at: n.createdAt,
+  updated_at: n.updatedAt,
+  version: n.version,
+})
+
+const noteNotFound = () => new AppError('not_found', 'note not found')
+
+export function notesRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  app.use(requireAuth)
+
+  app.get('/', query(listQuery), async (c) => {
+    const { limit, cursor, q } = c.req.valid('query')
+    const page = await c.var.deps.store.notes.list(c.get('user').id, { limit, cursor: cursor ?? null, q: q || null })
+    return c.json({ items: page.items.map(noteJson), next_cursor: page.nextCursor })
+  })
+
+  app.post('/', ...jsonBody(createBody), async (c) => {
+    const input = c.req.valid('json')
+    const note = await c.var.deps.store.notes.create({ id: newId(), ownerId: c.get('user').id, title: input.title, body: input.body })
+    return c.json(noteJson(note), 201, { Location: `${c.req.path.replace(/\/$/, '')}/${note.id}` })
+  })
+
+  app.get('/:id', params(idParam), async (c) => {
+    const note = await c.var.deps.store.notes.get(c.get('user').id, c.req.valid('param').id)
+    if (!note) throw noteNotFound()
+    return c.json(noteJson(note))
+  })
+
+  app.patch('/:id', params(idParam), ...jsonBody(patchBody), async (c) => {
+    try {
+      const note = await c.var.deps.store.notes.update(c.get('user').id, c.req.valid('param').id, c.req.valid('json'))
+      return c.json(noteJson(note))
+    } catch (e) {
+      throw isStoreError(e, 'not_found') ? noteNotFound() : e
+    }
+  })
+
+  app.delete('/:id', params(idParam), async (c) => {
+    try {
+      await c.var.deps.store.notes.softDelete(c.get('user').id, c.req.valid('param').id)
+    } catch (e) {
+      throw isStoreError(e, 'not_found') ? noteNotFound() : e
+    }
+    return c.body(null, 204)
+  })
+
+  return app
+}
