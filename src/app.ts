@@ -75,7 +75,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     if (err instanceof HTTPException) {
       const code: ErrorCode = err.status === 413 ? 'payload_too_large' : err.status === 401 ? 'unauthorized' : 'validation_error'
-      return c.json(errorBody(code, err.message || code, id), code === 'validation_error' ? 400 : err.status as 401 | 413)
+      if (code !== 'validation_error') return c.json(errorBody(code, err.message || code, id), err.status as 401 | 413)
+      // Hono's validator throws this for a body that is not JSON at all: the field is the body.
+      const message = err.message || 'invalid request'
+      return c.json(errorBody(code, `body: ${message}`, id, [{ field: '(body)', message }]), 400)
     }
     if (isStoreError(err, 'not_found')) return c.json(errorBody('not_found', err.message, id), 404)
     if (isStoreError(err, 'conflict')) return c.json(errorBody('conflict', err.message, id), 409)

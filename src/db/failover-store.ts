@@ -26,7 +26,7 @@ import {
   type StoreKind,
   type UserRepo,
 } from './store.ts'
-import { copySnapshot, replayOutbox } from './sync.ts'
+import { copySnapshot, replayOutbox, type ReplayReport } from './sync.ts'
 import { WriteGate } from './write-gate.ts'
 
 export interface FailoverStoreOptions {
@@ -71,6 +71,10 @@ type RepoName = keyof typeof WRITES
 
 const FAILURES_TO_FAIL_OVER = 2
 const SUCCESSES_TO_RECOVER = 2
+/** outbox entries few enough to replay while writes wait (one replay batch) */
+const REPLAY_UNDER_PAUSE = 500
+/** catch-up rounds before writes pause whatever is left */
+const CATCH_UP_ROUNDS = 5
 
 export class FailoverStore implements Store, DatabaseRuntime {
   readonly users: UserRepo
@@ -292,11 +296,23 @@ export class FailoverStore implements Store, DatabaseRuntime {
     let flipped = false
     try {
       await primary.migrate()
-      const first = await replayOutbox(primary, this.fallback)
+      const total = { applied: 0, conflicts: 0, duplicates: 0 }
+      const add = (r: ReplayReport) => {
+        total.applied += r.applied
+        total.conflicts += r.conflicts
+        total.duplicates += r.duplicates
+      }
+      // Writes keep coming while we replay, so "replay until the outbox is empty" may never end under
+      // a steady load. Each round takes only what was there when it began; once little is left (or
+      // after a few rounds) the writes pause and the rest is replayed: the pause stays short.
+      for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+        const pending = this.fallback.outbox.count()
+        if (pending <= REPLAY_UNDER_PAUSE) break
+        add(await replayOutbox(primary, this.fallback, { maxEntries: pending }))
+      }
       await this.gate.pause()
-      let last
       try {
-        last = await replayOutbox(primary, this.fallback)
+        add(await replayOutbox(primary, this.fallback))
         this.mode = 'primary'
         flipped = true
         this.applyDurability()
@@ -307,10 +323,9 @@ export class FailoverStore implements Store, DatabaseRuntime {
       this.primaryError = null
       this.failures = 0
       this.lastRecoveryAt = nowIso()
-      const applied = first.applied + last.applied
-      const conflicts = first.conflicts + last.conflicts
+      const { applied, conflicts } = total
       const ms = Math.round(performance.now() - started)
-      this.log.info({ event: 'recovered', applied, conflicts, duplicates: first.duplicates + last.duplicates, duration_ms: ms }, 'back on PostgreSQL')
+      this.log.info({ event: 'recovered', applied, conflicts, duplicates: total.duplicates, duration_ms: ms }, 'back on PostgreSQL')
       this.auditQuietly('db.recovered', { applied, conflicts, duration_ms: ms })
       if (conflicts > 0) this.log.warn({ event: 'sync_conflicts', conflicts }, 'some journaled writes clashed with PostgreSQL; see GET /api/v1/sqlite-fallback/conflicts')
       await this.opts.afterRecovery?.(primary).catch((err) =>
