@@ -26,7 +26,7 @@ import {
   type StoreKind,
   type UserRepo,
 } from './store.ts'
-import { copySnapshot, replayOutbox, type ReplayReport } from './sync.ts'
+import { copySnapshot, replayOutbox, ReplayPace, type ReplayReport } from './sync.ts'
 import { WriteGate } from './write-gate.ts'
 
 export interface FailoverStoreOptions {
@@ -96,6 +96,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private failures = 0
   private successes = 0
   private readonly gate = new WriteGate()
+  private readonly pace = new ReplayPace()
   /** rejecters of the primary calls in flight: on failover they stop waiting for a dead socket */
   private readonly inFlight = new Set<(err: StoreError) => void>()
   private recovery: Promise<void> | null = null
@@ -136,7 +137,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
       try {
         await this.primary.migrate()
         if (this.fallback.outbox.count() > 0) {
-          const report = await replayOutbox(this.primary, this.fallback)
+          const report = await this.replay(this.primary)
           this.log.info({ event: 'replay', ...report }, 'replayed writes left from an earlier outage into PostgreSQL')
         }
         await this.copyToFallback()
@@ -302,17 +303,20 @@ export class FailoverStore implements Store, DatabaseRuntime {
         total.conflicts += r.conflicts
         total.duplicates += r.duplicates
       }
-      // Writes keep coming while we replay, so "replay until the outbox is empty" may never end under
-      // a steady load. Each round takes only what was there when it began; once little is left (or
-      // after a few rounds) the writes pause and the rest is replayed: the pause stays short.
+      // Writes keep coming while we replay, so "replay until the outbox is empty" never ends while
+      // they come faster than the replay goes. Each round takes only what was there when it began;
+      // once little is left, or a round did not shrink the backlog, or after a few rounds, the writes
+      // pause and the rest is replayed, alone and so at full speed.
+      let before = Infinity
       for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
         const pending = this.fallback.outbox.count()
-        if (pending <= REPLAY_UNDER_PAUSE) break
-        add(await replayOutbox(primary, this.fallback, { maxEntries: pending }))
+        if (pending <= REPLAY_UNDER_PAUSE || pending >= before) break
+        before = pending
+        add(await this.replay(primary, pending))
       }
       await this.gate.pause()
       try {
-        add(await replayOutbox(primary, this.fallback))
+        add(await this.replay(primary))
         this.mode = 'primary'
         flipped = true
         this.applyDurability()
@@ -346,6 +350,16 @@ export class FailoverStore implements Store, DatabaseRuntime {
       this.primaryStatus = 'down'
       this.primaryError = err.message
       this.log.warn({ event: 'replay_interrupted', reason: err.message }, 'PostgreSQL went away again during replay; staying on SQLite')
+      throw err
+    }
+  }
+
+  /** the outbox into PostgreSQL (at most `maxEntries`), at a pace that adapts to what commits */
+  private async replay(primary: PostgresStore, maxEntries?: number): Promise<ReplayReport> {
+    try {
+      return await replayOutbox(primary, this.fallback, { pace: this.pace, maxEntries })
+    } catch (err) {
+      if (isStoreError(err, 'unavailable')) this.pace.failed()
       throw err
     }
   }
@@ -493,7 +507,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   }
 
   async syncToPrimary(): Promise<{ applied: number; conflicts: number; remaining: number }> {
-    const { applied, conflicts, remaining } = await replayOutbox(this.requirePrimary(), this.fallback)
+    const { applied, conflicts, remaining } = await this.replay(this.requirePrimary())
     this.applyDurability()
     return { applied, conflicts, remaining }
   }

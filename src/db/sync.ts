@@ -13,22 +13,48 @@ export interface ReplayReport {
 }
 
 /**
+ * How many outbox entries one PostgreSQL transaction takes. A batch must commit within the store's
+ * deadline, and what it costs depends on the link: on a fresh connection every statement shape is
+ * described first, and postgres.js then sends the rest of the transaction one round trip at a time,
+ * so over a slow link (tens of ms) a full batch can outlast the deadline at every try, the pool is
+ * dropped, and the next try starts cold again: a replay that never ends while probes all succeed.
+ * So the batch shrinks after a replay that failed and grows back with every batch that commits.
+ */
+export class ReplayPace {
+  batch: number
+
+  constructor(readonly max = 500) {
+    this.batch = max
+  }
+
+  committed(): void {
+    this.batch = Math.min(this.max, this.batch * 2)
+  }
+
+  failed(): void {
+    this.batch = Math.max(1, Math.floor(this.batch / 4))
+  }
+}
+
+/**
  * Replays the outbox oldest first, a batch per PostgreSQL transaction. An entry leaves the outbox only
  * after the transaction that applied it (and recorded its op_id in applied_ops) committed, so a crash
- * at any point repeats at most the last batch, which applied_ops turns into no-ops.
+ * at any point repeats at most the last batch, which applied_ops turns into no-ops. The caller tells
+ * `pace` when the replay failed; the batches it committed have grown it already.
  */
 export async function replayOutbox(
   primary: PostgresStore,
   fallback: SqliteStore,
-  options: { batchSize?: number; maxEntries?: number } = {},
+  options: { pace?: ReplayPace; maxEntries?: number } = {},
 ): Promise<ReplayReport> {
-  const batchSize = options.batchSize ?? 500
+  const pace = options.pace ?? new ReplayPace()
   const report: ReplayReport = { applied: 0, conflicts: 0, duplicates: 0, remaining: 0 }
   let budget = options.maxEntries ?? Infinity
   while (budget > 0) {
-    const batch = fallback.outbox.peek(Math.min(batchSize, budget))
+    const batch = fallback.outbox.peek(Math.min(pace.batch, budget))
     if (batch.length === 0) break
     const outcomes = await primary.applyJournal(batch)
+    pace.committed()
     outcomes.forEach((outcome, i) => {
       const entry = batch[i]!
       if (outcome === 'conflict') {

@@ -65,11 +65,19 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
   app.get('/conflicts', async (c) => {
     const items = await c.var.deps.db.conflicts()
     return c.json({
-      items: items.map((k) => ({ id: k.id, at: k.at, table: k.table, row_id: k.rowId, reason: k.reason, row: k.row })),
+      items: items.map((k) => ({ id: k.id, at: k.at, table: k.table, row_id: k.rowId, reason: k.reason, row: withoutSecrets(k.row) })),
     })
   })
 
   return app
+}
+
+// A conflict record may hold the whole clashing row (PostgreSQL's sync_conflicts does, password hash
+// included): the list an admin reads over HTTP never carries its secrets.
+const SECRET_FIELDS = new Set(['passwordHash', 'password_hash', 'tokenHash', 'token_hash', 'value'])
+
+function withoutSecrets(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, SECRET_FIELDS.has(k) && v != null ? '***' : v]))
 }
 
 async function audit(c: Context<AppEnv>, action: string, details?: Record<string, unknown>) {
