@@ -5,6 +5,8 @@ WORKDIR /app
 
 # Dependencies first, from the lockfile only, so code edits reuse this layer.
 COPY package.json bun.lock ./
+# patches/ holds a fix to postgres.js (a write after its socket closed crashed the process).
+COPY patches ./patches
 RUN bun install --frozen-lockfile --production
 
 COPY tsconfig.json bunfig.toml ./
