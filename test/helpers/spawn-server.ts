@@ -114,14 +114,13 @@ export class ServerHarness {
     }
     const pumps = [readLines(proc.stdout, (l) => push('stdout', l)), readLines(proc.stderr, (l) => push('stderr', l))]
     // Output is complete only once both pipes are drained, so `exited` waits for them.
+    let hasExited = false
     const exited = proc.exited.then(async (code) => {
       await Promise.allSettled(pumps)
+      // Set before waking the waiters, so a wait for a line that never came ends now, not at its timeout.
+      hasExited = true
       for (const w of [...waiters]) w()
       return code
-    })
-    let hasExited = false
-    void exited.then(() => {
-      hasExited = true
     })
 
     const output = () => lines.map((l) => `[${l.stream}] ${l.raw}`).join('\n')
