@@ -61,7 +61,6 @@ describe('healthReport', () => {
     pinnedToFallback: false,
     lastFailoverAt: null,
     lastRecoveryAt: null,
-    openConflicts: 0,
     ...over,
     primary: { configured: true, status: 'up', lastError: null, lastProbeAt: null, ...primary },
     fallback: { ok: true, path: '/data/app.db', persistent: true, journalMode: 'wal', ...fallback },

@@ -84,6 +84,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
   readonly settings: SettingsRepo
 
   private fallback: SqliteStore
+  /** read once per file: /health must not query SQLite */
+  private fallbackJournalMode: string
   private readonly primary: PostgresStore | null
   private readonly log: Logger
   private mode: Mode
@@ -109,6 +111,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   constructor(private readonly opts: FailoverStoreOptions) {
     this.primary = opts.primary
     this.fallback = opts.fallback
+    this.fallbackJournalMode = opts.fallback.journalMode()
     this.log = opts.logger
     this.primaryStatus = !opts.primaryConfigured ? 'unconfigured' : opts.primaryUp && opts.primary ? 'up' : 'down'
     this.primaryError = opts.primaryError
@@ -451,13 +454,12 @@ export class FailoverStore implements Store, DatabaseRuntime {
         ok: true,
         path: this.fallback.path,
         persistent: this.opts.fallbackPersistent,
-        journalMode: this.fallback.journalMode(),
+        journalMode: this.fallbackJournalMode,
       },
       outboxPending: this.fallback.outbox.count(),
       pinnedToFallback: this.pinned,
       lastFailoverAt: this.lastFailoverAt,
       lastRecoveryAt: this.lastRecoveryAt,
-      openConflicts: this.fallback.listConflicts().length,
     }
   }
 
@@ -527,6 +529,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
       await old.close()
       if (old.path !== ':memory:') for (const suffix of ['', '-wal', '-shm']) rmSync(old.path + suffix, { force: true })
       this.fallback = reopen()
+      this.fallbackJournalMode = this.fallback.journalMode()
       await this.fallback.migrate()
       this.applyDurability()
     } finally {

@@ -35,7 +35,6 @@ export interface RuntimeStatus {
   pinnedToFallback: boolean
   lastFailoverAt: string | null
   lastRecoveryAt: string | null
-  openConflicts: number
 }
 
 export interface SyncConflict {

@@ -8,8 +8,10 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   app.use(requireAuth, requireRole('admin'))
 
-  app.get('/status', (c) => {
+  app.get('/status', async (c) => {
     const s = c.var.deps.db.status()
+    // The same list GET /conflicts shows: PostgreSQL's (every instance's) when it answers.
+    const conflicts = await c.var.deps.db.conflicts()
     return c.json({
       mode: s.mode,
       database_type: s.activeKind,
@@ -20,7 +22,7 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
       outbox_pending: s.outboxPending,
       last_failover_at: s.lastFailoverAt,
       last_recovery_at: s.lastRecoveryAt,
-      open_conflicts: s.openConflicts,
+      open_conflicts: conflicts.length,
     })
   })
 
