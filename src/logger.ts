@@ -13,17 +13,33 @@ const SECRET_KEYS = [
 /** Keys that hold URLs: kept readable, with the password masked. */
 const URL_KEYS = ['url', 'databaseUrl', 'database_url', 'DATABASE_URL']
 
-const keyPath = (key: string): string => (/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`)
-
-/** Each key at the top level and one and two levels down (`password`, `*.password`, `*.*.password`). */
-const REDACT_PATHS = [...SECRET_KEYS, ...URL_KEYS].flatMap((key) => {
-  const path = keyPath(key)
-  return [path.startsWith('.') ? path.slice(1) : path, `*${path}`, `*.*${path}`]
-})
+const SECRET_KEY_SET = new Set(SECRET_KEYS.map((k) => k.toLowerCase()))
 const URL_KEY_SET = new Set(URL_KEYS)
+/** how deep inside a logged object keys are still looked at */
+const REDACT_DEPTH = 3
 
-const censor = (value: unknown, path: string[]): unknown =>
-  typeof value === 'string' && URL_KEY_SET.has(path.at(-1) ?? '') ? redactUrl(value) : '[Redacted]'
+/**
+ * The logged object with secret keys masked and URL keys' passwords hidden, copied only where it
+ * changes. One pass of our own rather than pino's `redact`: its wildcard paths (`*.password`) cost
+ * 20-90 µs per line, more than the request the line describes.
+ */
+function redactFields<T>(value: T, depth = 0): T {
+  if (depth > REDACT_DEPTH || value === null || typeof value !== 'object' || value instanceof Error) return value
+  if (Array.isArray(value)) {
+    const items = value.map((item) => redactFields(item, depth + 1))
+    return (items.some((item, i) => item !== value[i]) ? items : value) as T
+  }
+  let copy: Record<string, unknown> | null = null
+  for (const [key, field] of Object.entries(value)) {
+    const masked = SECRET_KEY_SET.has(key.toLowerCase())
+      ? '[Redacted]'
+      : URL_KEY_SET.has(key) && typeof field === 'string'
+        ? redactUrl(field)
+        : redactFields(field, depth + 1)
+    if (masked !== field) (copy ??= { ...(value as Record<string, unknown>) })[key] = masked
+  }
+  return (copy ?? value) as T
+}
 
 const OMITTED_IN_PRETTY = new Set(['time', 'level', 'msg', 'pid', 'hostname'])
 
@@ -64,8 +80,7 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'prettyLogs'>, op
     {
       level: config.logLevel,
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACT_PATHS, censor },
+      formatters: { level: (label) => ({ level: label }), log: (object) => redactFields(object) },
       hooks: { streamWrite: (line) => redactConnectionStrings(redactSecrets(line)) },
     },
     stream,
