@@ -84,6 +84,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   readonly settings: SettingsRepo
 
   private fallback: SqliteStore
+  private outboxMayHoldEntries = true
   /** read once per file: /health must not query SQLite */
   private fallbackJournalMode: string
   private readonly primary: PostgresStore | null
@@ -275,8 +276,11 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private applyDurability(): void {
     const journaling = this.mode !== 'primary' && this.opts.primaryConfigured
     this.fallback.setJournaling(journaling)
+    // Only journaling adds outbox entries: while it is off and the outbox was found empty, /health
+    // need not count it.
+    this.outboxMayHoldEntries = journaling || this.fallback.outbox.count() > 0
     // While SQLite holds writes PostgreSQL has not seen, a power cut must not lose them.
-    this.fallback.setSynchronous(journaling || this.fallback.outbox.count() > 0 ? 'FULL' : 'NORMAL')
+    this.fallback.setSynchronous(this.outboxMayHoldEntries ? 'FULL' : 'NORMAL')
   }
 
   private auditQuietly(action: string, details: Record<string, unknown>): void {
@@ -456,7 +460,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
         persistent: this.opts.fallbackPersistent,
         journalMode: this.fallbackJournalMode,
       },
-      outboxPending: this.fallback.outbox.count(),
+      outboxPending: this.outboxMayHoldEntries ? this.fallback.outbox.count() : 0,
       pinnedToFallback: this.pinned,
       lastFailoverAt: this.lastFailoverAt,
       lastRecoveryAt: this.lastRecoveryAt,
