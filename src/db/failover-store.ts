@@ -101,7 +101,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private readonly gate = new WriteGate()
   private readonly pace = new ReplayPace()
   /** rejecters of the primary calls in flight: on failover they stop waiting for a dead socket */
-  private readonly inFlight = new Set<(err: StoreError) => void>()
+  private readonly inFlight = new Map<(err: StoreError) => void, number>()
   private recovery: Promise<void> | null = null
   private copying: RowChange[] | null = null
   private recopyWanted = false
@@ -210,7 +210,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   /** A primary call, abandoned (as unavailable) as soon as the store fails over. */
   private onPrimary<T>(call: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.inFlight.add(reject)
+      this.inFlight.set(reject, performance.now())
       call.then(resolve, reject).finally(() => this.inFlight.delete(reject))
     })
   }
@@ -267,7 +267,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.lastFailoverAt = nowIso()
     this.applyDurability()
     const abandoned = new StoreError('unavailable', 'abandoned: the store failed over to SQLite')
-    for (const reject of this.inFlight) reject(abandoned)
+    for (const reject of this.inFlight.keys()) reject(abandoned)
     this.inFlight.clear()
     this.log.warn({ event: 'failover', cause, reason }, 'PostgreSQL unavailable: serving from SQLite, journaling writes for replay')
     this.auditQuietly('db.failover', { cause, reason })
@@ -402,14 +402,22 @@ export class FailoverStore implements Store, DatabaseRuntime {
     try {
       const ok = await this.probeOnce(primary)
       if (!ok && this.mode === 'primary') {
-        // Confirm at once rather than a period later, so a dead primary is left within ~2 s.
-        if (this.failures < FAILURES_TO_FAIL_OVER) await this.probeOnce(primary)
-        if (this.failures >= FAILURES_TO_FAIL_OVER) this.enterFallback(this.primaryError ?? 'probe failed', 'probe')
+        // A second signal is needed before leaving the primary. A request stuck on it for longer than
+        // a probe may take is one (a hung server: clients are waiting now); else confirm at once with
+        // another probe rather than a period later.
+        if (this.failures < FAILURES_TO_FAIL_OVER && !this.requestsStuck()) await this.probeOnce(primary)
+        if (this.failures >= FAILURES_TO_FAIL_OVER || this.requestsStuck()) this.enterFallback(this.primaryError ?? 'probe failed', 'probe')
       }
       if (ok) await this.afterGoodProbe()
     } finally {
       this.probing = false
     }
+  }
+
+  private requestsStuck(): boolean {
+    const since = performance.now() - (this.opts.probeTimeoutMs ?? 1000)
+    for (const started of this.inFlight.values()) if (started <= since) return true
+    return false
   }
 
   private async probeOnce(primary: PostgresStore): Promise<boolean> {

@@ -87,6 +87,9 @@ export function connectionOptions(s: ConnectionSettings): { url: string; options
       connection: { statement_timeout: s.statementTimeoutMs, application_name: APPLICATION_NAME },
       ssl: sslOption(sslmode),
       prepare: true,
+      // No array-type lookup on each new connection: it is a round trip of its own, and when the
+      // connection dies during it postgres.js rejects it with nobody listening. We send no arrays.
+      fetch_types: false,
       debug: false,
       // postgres.js prints notices with console.log otherwise
       onnotice: () => {},

@@ -69,7 +69,7 @@ async function claim(tx: PgExecutor, entries: OutboxEntry[]): Promise<Set<string
   const ids = entries.map((e) => e.opId.toLowerCase())
   const rows = await tx.runRaw((sql) => sql<{ op_id: string }[]>`
     insert into applied_ops (op_id, applied_at)
-    select unnest(${ids}::uuid[]), ${nowIso()}
+    select unnest(string_to_array(${ids.join(',')}, ','))::uuid, ${nowIso()}
     on conflict (op_id) do nothing
     returning op_id`)
   return new Set(rows.map((r) => r.op_id))
