@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config-types.ts'
 import type { DatabaseRuntime } from './db/runtime.ts'
 import type { Store, User } from './db/store.ts'
+import type { createAccessTokenVerifier } from './auth/tokens.ts'
 
 export interface AppDeps {
   config: Config
@@ -25,5 +26,7 @@ export interface AppEnv {
     user: AuthUser
     /** the session id claim of the access token (sid), set by the auth guard */
     sessionId: string
+    /** verifies access tokens with deps.jwtSecret, remembering verified ones (createAccessTokenVerifier) */
+    verifyAccessToken: ReturnType<typeof createAccessTokenVerifier>
   }
 }

@@ -14,6 +14,7 @@ import { healthRoutes } from './routes/health.ts'
 import { configRoutes } from './routes/config.ts'
 import { fallbackAdminRoutes } from './routes/fallback-admin.ts'
 import { isStoreError } from './db/store.ts'
+import { createAccessTokenVerifier } from './auth/tokens.ts'
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
@@ -23,8 +24,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const idPrefix = crypto.randomUUID().slice(0, 8)
   let requestCount = 0
   app.use(requestId({ generator: () => `${idPrefix}-${(++requestCount).toString(36)}` }))
+  const verifyAccessToken = createAccessTokenVerifier(deps.jwtSecret)
   app.use(async (c, next) => {
     c.set('deps', deps)
+    c.set('verifyAccessToken', verifyAccessToken)
     await next()
   })
   // One line per request, written after the response is known. Never bodies, never headers

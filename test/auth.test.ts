@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, spyOn, test } from 'bun:test'
 import { LoginRateLimiter } from '../src/auth/rate-limit.ts'
-import { hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from '../src/auth/tokens.ts'
+import { createAccessTokenVerifier, hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from '../src/auth/tokens.ts'
 import { JWT_SECRET_SETTING } from '../src/auth/jwt-secret.ts'
 import { newId } from '../src/db/store.ts'
 import { ADMIN, appVariants, call, createUser, login, withAdmin, type TestApp } from './helpers/test-app.ts'
@@ -81,6 +81,21 @@ describe('tokens', () => {
     const old = await signAccessToken({ userId: 'u1', role: 'user', sessionId: 's1', ttlS: 60, nowS: Math.floor(Date.now() / 1000) - 3600 }, secret)
     expect(await verifyAccessToken(old, secret)).toBe('expired')
     expect(await verifyAccessToken('not.a.jwt', secret)).toBe('invalid')
+  })
+
+  test('the remembering verifier: same answers, expiry still enforced, a changed byte verified in full', async () => {
+    let now = Math.floor(Date.now() / 1000)
+    const verify = createAccessTokenVerifier(secret, () => now)
+    const token = await signAccessToken({ userId: 'u1', role: 'user', sessionId: 's1', ttlS: 60, nowS: now }, secret)
+    const first = await verify(token)
+    expect(first).toMatchObject({ sub: 'u1', role: 'user', sid: 's1' })
+    expect(await verify(token)).toEqual(first)
+    const tampered = token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA')
+    expect(await verify(tampered)).toBe('invalid')
+    expect(await verify(await signAccessToken({ userId: 'u1', role: 'admin', sessionId: 's1', ttlS: 60, nowS: now }, 'x'.repeat(40)))).toBe('invalid')
+    now += 61
+    expect(await verify(token)).toBe('expired')
+    expect(await verify(token)).toBe('expired')
   })
 })
 

@@ -5,7 +5,6 @@ import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../app-env.ts'
 import type { Role } from '../db/store.ts'
 import { AppError } from '../errors.ts'
-import { verifyAccessToken } from './tokens.ts'
 
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9_\-.]+)[ \t]*$/i
 
@@ -16,8 +15,8 @@ async function authenticate(c: Context<AppEnv>): Promise<Authenticated> {
   if (!header) return { ok: false, message: 'a bearer token is required' }
   const token = BEARER.exec(header)?.[1]
   if (!token) return { ok: false, message: 'the Authorization header must be "Bearer <token>"' }
-  const { jwtSecret, store } = c.var.deps
-  const claims = await verifyAccessToken(token, jwtSecret)
+  const claims = await c.var.verifyAccessToken(token)
+  const { store } = c.var.deps
   if (claims === 'expired') return { ok: false, message: 'the access token has expired' }
   if (claims === 'invalid') return { ok: false, message: 'the access token is invalid' }
   const user = await store.users.getById(claims.sub)

@@ -45,3 +45,31 @@ export async function verifyAccessToken(token: string, secret: string): Promise<
   if (typeof iat !== 'number' || typeof exp !== 'number') return 'invalid'
   return { sub, role, sid, iat, exp }
 }
+
+/** How many verified tokens one app remembers (a few MB at most). */
+const VERIFIED_CACHE_SIZE = 10_000
+
+/**
+ * verifyAccessToken for one app and secret, remembering tokens it already verified until they expire:
+ * a client sends the same token with every request for its whole lifetime, and the HMAC check is the
+ * largest cost of an authenticated request. Only exact token strings that verified are remembered,
+ * so a changed byte is a miss and is verified in full.
+ */
+export function createAccessTokenVerifier(secret: string, nowS: () => number = () => Math.floor(Date.now() / 1000)) {
+  const verified = new Map<string, AccessClaims>()
+  return async (token: string): Promise<AccessClaims | AccessTokenFailure> => {
+    const known = verified.get(token)
+    if (known) {
+      if (known.exp > nowS()) return known
+      verified.delete(token)
+      return 'expired'
+    }
+    const claims = await verifyAccessToken(token, secret)
+    if (typeof claims === 'object') {
+      if (claims.exp <= nowS()) return 'expired'
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!)
+      verified.set(token, claims)
+    }
+    return claims
+  }
+}
