@@ -252,7 +252,7 @@ describe('the fallback file', () => {
     return { app, home }
   }
 
-  test.if(asRoot)('Hugging Face Space (uid 1000, only ./data writable): the default file works', async () => {
+  test.if(asRoot)('Hugging Face Space (uid 1000, only ./data writable): the default file works', async () => { // runs only as root, which can start the server as uid 1000
     const { app, home } = spaceLayout(true)
     const proc = h.spawn({ cwd: app, uid: HF_UID, gid: HF_UID, env: { HOME: home, FALLBACK_DATABASE_URL: undefined, SPACE_ID: 'user/space' } })
     const { baseUrl, listenLine } = await proc.waitForListen(WAIT_MS)
@@ -263,7 +263,7 @@ describe('the fallback file', () => {
     expect(await proc.stop()).toBe(0)
   }, CASE_TIMEOUT_MS)
 
-  test.if(asRoot)('Hugging Face Space without a writable data folder: starts in memory, loudly', async () => {
+  test.if(asRoot)('Hugging Face Space without a writable data folder: starts in memory, loudly', async () => { // runs only as root, which can start the server as uid 1000
     const { app, home } = spaceLayout(false)
     const proc = h.spawn({ cwd: app, uid: HF_UID, gid: HF_UID, env: { HOME: home, FALLBACK_DATABASE_URL: undefined, SPACE_ID: 'user/space' } })
     const { baseUrl, listenLine } = await proc.waitForListen(WAIT_MS)

@@ -133,7 +133,7 @@ describe('rebuild on SQLite only (no PostgreSQL configured)', () => {
 
 const pgOk = requirePostgres(await pgAvailable(), 'rebuild with PostgreSQL')
 
-describe.skipIf(!pgOk)('rebuild with PostgreSQL as primary', () => {
+describe.skipIf(!pgOk)('rebuild with PostgreSQL as primary', () => { // skipped only when PostgreSQL is unreachable and not required (one SKIPPED line says so)
   test('a wiped data folder loses nothing: seeded accounts, run-time users and notes are all there', async () => {
     const db = await createTestDatabase('rebuild')
     databases.push(db)
