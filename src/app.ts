@@ -68,13 +68,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       }),
     )
   }
-  app.use(
-    bodyLimit({
-      maxSize: deps.config.bodyLimitBytes,
-      onError: (c) =>
-        c.json(errorBody('payload_too_large', `request body exceeds ${deps.config.bodyLimitBytes} bytes`, c.get('requestId')), 413),
-    }),
-  )
+  const limitBody = bodyLimit({
+    maxSize: deps.config.bodyLimitBytes,
+    onError: (c) =>
+      c.json(errorBody('payload_too_large', `request body exceeds ${deps.config.bodyLimitBytes} bytes`, c.get('requestId')), 413),
+  })
+  // GET and HEAD carry no body we read; asking for one makes Bun build a stream for every request.
+  app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
 
   app.route('/health', healthRoutes())
   app.route('/config', configRoutes())

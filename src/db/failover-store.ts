@@ -342,7 +342,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
       await this.opts.afterRecovery?.(primary).catch((err) =>
         this.log.warn({ event: 'after_recovery_failed', reason: errorLine(err) }, 'post-recovery step failed'),
       )
-      await this.copyToFallback().catch((err) => {
+      // Not waited for: the monitor must go on probing the primary while the copy reads all of it.
+      void this.copyToFallback().catch((err) => {
         this.recopyWanted = true
         this.log.warn({ event: 'copy_failed', reason: errorLine(err) }, 'copying PostgreSQL into SQLite failed; will retry')
       })
@@ -373,6 +374,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
 
   private async copyToFallback(): Promise<{ tables: Record<string, number>; duration_ms: number }> {
     const primary = this.requirePrimary()
+    if (this.copying) throw new StoreError('conflict', 'a copy of PostgreSQL into the fallback is already running')
     if (this.fallback.outbox.count() > 0)
       throw new StoreError('conflict', 'the fallback holds writes PostgreSQL has not received yet; sync them to the primary first')
     const started = performance.now()
@@ -437,9 +439,13 @@ export class FailoverStore implements Store, DatabaseRuntime {
     }
   }
 
+  /**
+   * A re-copy is started without waiting: reading all of PostgreSQL must not stop the probes that
+   * would see it fail meanwhile. Recovery is waited for: probes during a replay would only race it.
+   */
   private async afterGoodProbe(): Promise<void> {
     if (this.mode === 'primary') {
-      if (this.recopyWanted) await this.copyToFallback().catch(() => undefined)
+      if (this.recopyWanted && !this.copying) void this.copyToFallback().catch(() => undefined)
       return
     }
     if (this.mode !== 'fallback' || this.pinned || !this.opts.autoFailback) {

@@ -76,9 +76,10 @@ const within = async (p: Promise<boolean>, ms: number): Promise<boolean> => {
 export function healthRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>()
 
+  // Set before the handler runs: set after, Hono would have to rebuild the finished response.
   r.use(async (c, next) => {
-    await next()
     c.header('Cache-Control', 'no-store')
+    await next()
   })
 
   r.get('/', (c) => {
