@@ -1,0 +1,101 @@
+// Raw baseline for the note routes on PostgreSQL: Bun.serve + postgres.js, no framework. Per request
+// it does what the server's route does at the database: verify the HS256 token (Web Crypto), look the
+// user up (the same SQL as the auth guard), then the same note SQL through the same driver call, on a
+// pool of the same size with the same prepare/statement_timeout settings.
+//   GET  /api/v1/notes   select * from notes ... order by id desc limit 21  → {items, next_cursor}
+//   POST /api/v1/notes   insert into notes ${sql(row)} returning *          → 201 note
+//   GET  /health         the health baseline's JSON (for the mixed load of the memory figure)
+import postgres from 'postgres'
+import { badRequest, bearer, healthBody, hs256Verifier, listenPort, notFound, noteInput, unauthorized } from '../lib/raw-http.ts'
+
+const url = process.env.DATABASE_URL
+const secret = process.env.JWT_SECRET
+if (!url || !secret) throw new Error('DATABASE_URL and JWT_SECRET are required')
+
+const sql = postgres(url, {
+  max: Number(process.env.DATABASE_POOL_SIZE ?? 10),
+  connect_timeout: 5,
+  idle_timeout: 30,
+  prepare: true,
+  connection: { statement_timeout: Number(process.env.DB_STATEMENT_TIMEOUT_MS ?? 15_000) },
+  onnotice: () => {},
+})
+const verify = await hs256Verifier(secret)
+const startedAt = Date.now()
+
+interface NoteRow {
+  id: string
+  owner_id: string
+  title: string
+  body: string
+  created_at: Date
+  updated_at: Date
+  version: number
+}
+
+const noteJson = (n: NoteRow) => ({
+  id: n.id,
+  title: n.title,
+  body: n.body,
+  created_at: n.created_at.toISOString(),
+  updated_at: n.updated_at.toISOString(),
+  version: n.version,
+})
+
+async function userOf(req: Request): Promise<string | null> {
+  const token = bearer(req)
+  const claims = token ? await verify(token) : null
+  if (!claims) return null
+  const [user] = await sql<{ id: string; disabled: boolean }[]>`select * from users where id = ${claims.sub} and deleted_at is null`
+  return user && !user.disabled ? user.id : null
+}
+
+Bun.serve({
+  port: listenPort(),
+  hostname: '127.0.0.1',
+  development: false,
+  async fetch(req) {
+    const u = new URL(req.url)
+    // /health as in the health baseline, so the mixed load of the memory figure runs here too
+    if (req.method === 'GET' && u.pathname === '/health') return Response.json(healthBody(startedAt, '0.1.0'))
+    if (u.pathname !== '/api/v1/notes') return notFound()
+    const ownerId = await userOf(req)
+    if (!ownerId) return unauthorized()
+    if (req.method === 'GET') {
+      const limit = Number(u.searchParams.get('limit') ?? 20)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return badRequest('limit must be 1..100')
+      const rows = await sql<NoteRow[]>`
+        select * from notes
+        where owner_id = ${ownerId} and deleted_at is null
+        order by id desc
+        limit ${limit + 1}`
+      const items = rows.slice(0, limit)
+      return Response.json({ items: items.map(noteJson), next_cursor: rows.length > limit ? items[items.length - 1]!.id : null })
+    }
+    if (req.method === 'POST') {
+      let raw: unknown
+      try {
+        raw = await req.json()
+      } catch {
+        return badRequest('malformed JSON')
+      }
+      const input = noteInput(raw)
+      if (typeof input === 'string') return badRequest(input)
+      const now = new Date().toISOString()
+      const [row] = await sql<NoteRow[]>`
+        insert into notes ${sql({
+          id: Bun.randomUUIDv7(),
+          owner_id: ownerId,
+          title: input.title,
+          body: input.body,
+          search_text: `${input.title}\n${input.body}`.toLowerCase(),
+          created_at: now,
+          updated_at: now,
+          version: 1,
+        })}
+        returning *`
+      return Response.json(noteJson(row!), { status: 201, headers: { Location: `/api/v1/notes/${row!.id}` } })
+    }
+    return notFound()
+  },
+})

@@ -1,0 +1,91 @@
+// Raw baseline for the note routes on SQLite: Bun.serve + bun:sqlite, no framework. Per request it
+// does what the server does at the database: verify the HS256 token (Web Crypto), look the user up,
+// then the note statement — the same SQL text, prepared once, the same pragmas (WAL, synchronous
+// NORMAL, foreign keys, busy timeout), writes in BEGIN IMMEDIATE — on the server's own database file.
+import { Database } from 'bun:sqlite'
+import { badRequest, bearer, hs256Verifier, listenPort, notFound, noteInput, unauthorized } from '../lib/raw-http.ts'
+
+const path = process.env.SQLITE_PATH
+const secret = process.env.JWT_SECRET
+if (!path || !secret) throw new Error('SQLITE_PATH and JWT_SECRET are required')
+
+const db = new Database(path, { readwrite: true, strict: true })
+db.run('PRAGMA busy_timeout = 5000')
+db.run('PRAGMA journal_mode = WAL')
+db.run('PRAGMA foreign_keys = ON')
+db.run('PRAGMA synchronous = NORMAL')
+
+interface NoteRow {
+  id: string
+  owner_id: string
+  title: string
+  body: string
+  created_at: string
+  updated_at: string
+  version: number
+}
+
+const userById = db.prepare<{ id: string; disabled: number }, [{ id: string }]>('SELECT * FROM users WHERE id = $id AND deleted_at IS NULL')
+const list = db.prepare<NoteRow, [Record<string, string | number | null>]>(`SELECT * FROM notes WHERE owner_id = $owner_id AND deleted_at IS NULL
+  AND ($cursor IS NULL OR id < $cursor) AND ($q IS NULL OR instr(search_text, $q) > 0)
+  ORDER BY id DESC LIMIT $n`)
+const insert = db.prepare<NoteRow, [Record<string, string | number | null>]>(
+  'INSERT INTO notes (id, owner_id, title, body, search_text, created_at, updated_at, version, deleted_at) ' +
+    'VALUES ($id, $owner_id, $title, $body, $search_text, $created_at, $updated_at, $version, $deleted_at) RETURNING *',
+)
+const insertTx = db.transaction((params: Record<string, string | number | null>) => insert.get(params)!).immediate
+
+const verify = await hs256Verifier(secret)
+
+const noteJson = (n: NoteRow) => ({ id: n.id, title: n.title, body: n.body, created_at: n.created_at, updated_at: n.updated_at, version: n.version })
+
+async function userOf(req: Request): Promise<string | null> {
+  const token = bearer(req)
+  const claims = token ? await verify(token) : null
+  if (!claims) return null
+  const user = userById.get({ id: claims.sub })
+  return user && !user.disabled ? user.id : null
+}
+
+Bun.serve({
+  port: listenPort(),
+  hostname: '127.0.0.1',
+  development: false,
+  async fetch(req) {
+    const u = new URL(req.url)
+    if (u.pathname !== '/api/v1/notes') return notFound()
+    const ownerId = await userOf(req)
+    if (!ownerId) return unauthorized()
+    if (req.method === 'GET') {
+      const limit = Number(u.searchParams.get('limit') ?? 20)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return badRequest('limit must be 1..100')
+      const rows = list.all({ owner_id: ownerId, cursor: null, q: null, n: limit + 1 })
+      const items = rows.slice(0, limit)
+      return Response.json({ items: items.map(noteJson), next_cursor: rows.length > limit ? items[items.length - 1]!.id : null })
+    }
+    if (req.method === 'POST') {
+      let raw: unknown
+      try {
+        raw = await req.json()
+      } catch {
+        return badRequest('malformed JSON')
+      }
+      const input = noteInput(raw)
+      if (typeof input === 'string') return badRequest(input)
+      const now = new Date().toISOString()
+      const row = insertTx({
+        id: Bun.randomUUIDv7(),
+        owner_id: ownerId,
+        title: input.title,
+        body: input.body,
+        search_text: `${input.title}\n${input.body}`.toLowerCase(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        deleted_at: null,
+      })
+      return Response.json(noteJson(row), { status: 201, headers: { Location: `/api/v1/notes/${row.id}` } })
+    }
+    return notFound()
+  },
+})

@@ -1,0 +1,73 @@
+// What the raw baselines share: HS256 verification with Web Crypto (what hono/jwt uses underneath,
+// minus the framework), the /health body, and the port line. Nothing here is framework code.
+
+const encoder = new TextEncoder()
+
+export interface RawClaims {
+  sub: string
+  exp: number
+}
+
+/**
+ * A verifier for HS256 access tokens: header alg, HMAC-SHA256 signature (Web Crypto), exp, sub.
+ * The key is imported once, as a hand-written server would do.
+ */
+export async function hs256Verifier(secret: string): Promise<(token: string) => Promise<RawClaims | null>> {
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+  return async (token) => {
+    const parts = token.split('.')
+    if (parts.length !== 3) return null
+    const [h, p, s] = parts as [string, string, string]
+    try {
+      const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as { alg?: unknown }
+      if (header.alg !== 'HS256') return null
+      if (!(await crypto.subtle.verify('HMAC', key, Buffer.from(s, 'base64url'), encoder.encode(`${h}.${p}`)))) return null
+      const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Partial<RawClaims>
+      if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || claims.exp <= Date.now() / 1000) return null
+      return claims as RawClaims
+    } catch {
+      return null
+    }
+  }
+}
+
+/** The bearer token of a request, or null. */
+export function bearer(req: Request): string | null {
+  const h = req.headers.get('authorization')
+  return h && h.startsWith('Bearer ') ? h.slice(7).trim() : null
+}
+
+/** The same fields the server's GET /health returns when PostgreSQL is up. */
+export function healthBody(startedAt: number, version: string) {
+  const now = Date.now()
+  return {
+    status: 'healthy',
+    timestamp: new Date(now).toISOString(),
+    database_status: 'connected',
+    database_type: 'postgresql',
+    fallback_active: false,
+    fallback_persistent: true,
+    mode: 'primary',
+    primary: { configured: true, status: 'up' },
+    outbox_pending: 0,
+    uptime_s: Math.floor((now - startedAt) / 1000),
+    version,
+    warnings: [] as string[],
+  }
+}
+
+export const unauthorized = () => Response.json({ error: { code: 'unauthorized', message: 'a valid bearer token is required' } }, { status: 401 })
+export const notFound = () => Response.json({ error: { code: 'not_found', message: 'no such route' } }, { status: 404 })
+export const badRequest = (message: string) => Response.json({ error: { code: 'validation_error', message } }, { status: 400 })
+
+/** A note body as the server accepts it: title 1..200 characters after trim, body up to 1e6. */
+export function noteInput(raw: unknown): { title: string; body: string } | string {
+  if (!raw || typeof raw !== 'object') return 'body must be a JSON object'
+  const { title, body } = raw as Record<string, unknown>
+  if (typeof title !== 'string' || typeof body !== 'string') return 'title and body must be strings'
+  const t = title.trim()
+  if (t.length < 1 || t.length > 200 || body.length > 1_000_000) return 'title or body out of bounds'
+  return { title: t, body }
+}
+
+export const listenPort = (): number => Number(process.env.PORT ?? 0)

@@ -1,0 +1,155 @@
+// The throughput suites: on PostgreSQL (health, note list, note create, then the login burst and
+// the outbox replay while the same servers run) and on SQLite (note list, note create). Each suite
+// starts this server twice (LOG_LEVEL=warn and =info) and its raw baselines, all idle but the one
+// under load, and stops them all at the end.
+import { join } from 'node:path'
+import { createNotes, createUsers, login, NOTE, type Account } from '../lib/api.ts'
+import type { BenchContext } from '../lib/context.ts'
+import { analyze } from '../lib/pg.ts'
+import { startBaseline, startServer, type Running } from '../lib/servers.ts'
+import { postJsonScript } from '../lib/wrk.ts'
+import { loginBurst } from './login-burst.ts'
+import { outboxReplay } from './replay.ts'
+import { throughput, type ThroughputOutcome } from './throughput.ts'
+
+export interface SuiteInput {
+  account: Account
+  jwtSecret: string
+}
+
+const LIST_ROWS = 20
+
+/** The headers of a live response, without those every server adds itself (and the per-request id). */
+async function serverHeaders(url: string): Promise<Record<string, string>> {
+  const res = await fetch(url)
+  await res.arrayBuffer()
+  const skip = new Set(['date', 'content-length', 'x-request-id', 'connection', 'keep-alive'])
+  return Object.fromEntries([...res.headers].filter(([k]) => !skip.has(k.toLowerCase())))
+}
+
+const fallbackFile = (ctx: BenchContext, name: string) => join(ctx.procs.tempDir(name), 'app.db')
+
+const authed = (r: Running, token: string, path: string, script?: string) => ({
+  url: `${r.baseUrl}${path}`,
+  pid: r.spawned.pid,
+  headers: { Authorization: `Bearer ${token}` },
+  ...(script ? { script } : {}),
+})
+
+export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databaseUrl: string }): Promise<ThroughputOutcome[]> {
+  const repo = ctx.settings.repoRoot
+  const running: Running[] = []
+  const start = async (p: Promise<Running>) => {
+    const r = await p
+    running.push(r)
+    return r
+  }
+  try {
+    const common = { databaseUrl: o.databaseUrl, jwtSecret: o.jwtSecret, admin: o.account }
+    const server = await start(startServer(ctx.procs, ctx.settings.serverEntry, { ...common, name: 'pg-warn', logLevel: 'warn', fallbackPath: fallbackFile(ctx, 'pg-warn') }))
+    const serverInfo = await start(startServer(ctx.procs, ctx.settings.serverEntry, { ...common, name: 'pg-info', logLevel: 'info', fallbackPath: fallbackFile(ctx, 'pg-info') }))
+    const rawHealth = await start(startBaseline(ctx.procs, repo, 'health', {}))
+    const rawPg = await start(startBaseline(ctx.procs, repo, 'pg-notes', { DATABASE_URL: o.databaseUrl, JWT_SECRET: o.jwtSecret }))
+    const headers = await serverHeaders(`${server.baseUrl}/health`)
+    const rawHealthHeaders = await start(startBaseline(ctx.procs, repo, 'health', { SAME_HEADERS: JSON.stringify(headers) }))
+    const token = await login(server.baseUrl, o.account)
+    const tokenInfo = await login(serverInfo.baseUrl, o.account)
+
+    // first, while the database is small: the replay's switch back copies PostgreSQL into SQLite
+    ctx.log('outbox replay (PostgreSQL)')
+    await outboxReplay(ctx, { server: serverInfo, token: tokenInfo, databaseUrl: o.databaseUrl })
+
+    await createNotes(server.baseUrl, token, LIST_ROWS)
+    // autovacuum may be off (it is on the shared test server): refresh the planner's statistics after
+    // the bulk load, as autovacuum would, or both the server and the baseline measure a stale plan
+    await analyze(o.databaseUrl)
+    const outcomes: ThroughputOutcome[] = []
+    ctx.log('throughput (PostgreSQL)')
+    outcomes.push(
+      await throughput(ctx, {
+        label: 'GET /health',
+        minRatio: 0.85,
+        server: { url: `${server.baseUrl}/health`, pid: server.spawned.pid },
+        baseline: { url: `${rawHealth.baseUrl}/health`, pid: rawHealth.spawned.pid },
+        serverInfo: { url: `${serverInfo.baseUrl}/health`, pid: serverInfo.spawned.pid },
+        extra: [{ label: `raw baseline + the server's ${Object.keys(headers).length + 1} headers`, target: { url: `${rawHealthHeaders.baseUrl}/health`, pid: rawHealthHeaders.spawned.pid } }],
+      }),
+    )
+    outcomes.push(
+      await throughput(ctx, {
+        label: `note list (${LIST_ROWS} rows), PostgreSQL`,
+        minRatio: 0.75,
+        server: authed(server, token, '/api/v1/notes'),
+        baseline: authed(rawPg, token, '/api/v1/notes'),
+        serverInfo: authed(serverInfo, tokenInfo, '/api/v1/notes'),
+      }),
+    )
+    const post = postJsonScript(NOTE)
+    outcomes.push(
+      await throughput(ctx, {
+        label: 'note create, PostgreSQL',
+        minRatio: 0.75,
+        server: authed(server, token, '/api/v1/notes', post),
+        baseline: authed(rawPg, token, '/api/v1/notes', post),
+        serverInfo: authed(serverInfo, tokenInfo, '/api/v1/notes', post),
+      }),
+    )
+
+    ctx.log('login burst (PostgreSQL)')
+    const rawBun = await start(startBaseline(ctx.procs, repo, 'login', { HASHER: 'bun', LOGIN_PASSWORD: o.account.password, BCRYPT_COST: '10' }))
+    const rawJs = await start(startBaseline(ctx.procs, repo, 'login', { HASHER: 'bcryptjs', LOGIN_PASSWORD: o.account.password, BCRYPT_COST: '10' }))
+    // 20 users: the login limiter counts attempts per IP + email, so one account could not burst
+    const users = await createUsers(server.baseUrl, token, 20, o.account.password)
+    await loginBurst(ctx, { server: server.baseUrl, accounts: users, rawBun: rawBun.baseUrl, rawBcryptjs: rawJs.baseUrl, cost: 10 })
+    return outcomes
+  } finally {
+    await Promise.all(running.map((r) => r.spawned.stop()))
+  }
+}
+
+export async function sqliteSuite(ctx: BenchContext, o: SuiteInput): Promise<ThroughputOutcome[]> {
+  const repo = ctx.settings.repoRoot
+  const running: Running[] = []
+  const start = async (p: Promise<Running>) => {
+    const r = await p
+    running.push(r)
+    return r
+  }
+  try {
+    const common = { databaseUrl: null, jwtSecret: o.jwtSecret, admin: o.account }
+    const file = fallbackFile(ctx, 'sqlite-warn')
+    const server = await start(startServer(ctx.procs, ctx.settings.serverEntry, { ...common, name: 'sqlite-warn', logLevel: 'warn', fallbackPath: file }))
+    const serverInfo = await start(startServer(ctx.procs, ctx.settings.serverEntry, { ...common, name: 'sqlite-info', logLevel: 'info', fallbackPath: fallbackFile(ctx, 'sqlite-info') }))
+    // the baseline works on the server's own file (WAL: two processes, one of them idle at a time)
+    const rawSqlite = await start(startBaseline(ctx.procs, repo, 'sqlite-notes', { SQLITE_PATH: file, JWT_SECRET: o.jwtSecret }))
+    const token = await login(server.baseUrl, o.account)
+    const tokenInfo = await login(serverInfo.baseUrl, o.account)
+    await createNotes(server.baseUrl, token, LIST_ROWS)
+    await createNotes(serverInfo.baseUrl, tokenInfo, LIST_ROWS)
+
+    ctx.log('throughput (SQLite)')
+    const outcomes: ThroughputOutcome[] = []
+    outcomes.push(
+      await throughput(ctx, {
+        label: `note list (${LIST_ROWS} rows), SQLite`,
+        minRatio: 0.75,
+        server: authed(server, token, '/api/v1/notes'),
+        baseline: authed(rawSqlite, token, '/api/v1/notes'),
+        serverInfo: authed(serverInfo, tokenInfo, '/api/v1/notes'),
+      }),
+    )
+    const post = postJsonScript(NOTE)
+    outcomes.push(
+      await throughput(ctx, {
+        label: 'note create, SQLite',
+        minRatio: 0.75,
+        server: authed(server, token, '/api/v1/notes', post),
+        baseline: authed(rawSqlite, token, '/api/v1/notes', post),
+        serverInfo: authed(serverInfo, tokenInfo, '/api/v1/notes', post),
+      }),
+    )
+    return outcomes
+  } finally {
+    await Promise.all(running.map((r) => r.spawned.stop()))
+  }
+}
