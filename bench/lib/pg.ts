@@ -1,24 +1,11 @@
 // The bench's own PostgreSQL database: created fresh for the run, dropped at its end.
 import postgres from 'postgres'
+import { createTestDatabase, type TestDatabase } from '../../test/helpers/pg.ts'
 
-export interface BenchDatabase {
-  url: string
-  name: string
-  drop(): Promise<void>
-}
+export { redactUrl } from '../../src/redact.ts'
+export type BenchDatabase = TestDatabase
 
 const admin = (url: string) => postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
-
-/** The URL with its password hidden, for messages and RESULTS.md. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return '<unparseable URL>'
-  }
-}
 
 /** `select version()` within 3 s, or null when PostgreSQL cannot be reached. */
 export async function serverVersion(url: string): Promise<string | null> {
@@ -38,29 +25,8 @@ export async function serverVersion(url: string): Promise<string | null> {
   }
 }
 
-export async function createBenchDatabase(url: string): Promise<BenchDatabase> {
-  const name = `bench_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`
-  const sql = admin(url)
-  try {
-    await sql`create database ${sql(name)}`
-  } finally {
-    await sql.end({ timeout: 1 })
-  }
-  const u = new URL(url)
-  u.pathname = `/${name}`
-  return {
-    url: u.toString(),
-    name,
-    async drop() {
-      const sql = admin(url)
-      try {
-        await sql`drop database if exists ${sql(name)} with (force)`
-      } finally {
-        await sql.end({ timeout: 1 })
-      }
-    },
-  }
-}
+/** The bench's database: the test suite's helper, on the bench's PostgreSQL. */
+export const createBenchDatabase = (url: string): Promise<BenchDatabase> => createTestDatabase('bench', url)
 
 /** ANALYZE the whole database: fresh planner statistics after a bulk load. */
 export async function analyze(url: string): Promise<void> {

@@ -1,21 +1,11 @@
 // PostgreSQL for tests: availability, the loud skip, and one fresh database per test file.
 import postgres from 'postgres'
 import { withDeadline } from '../../src/db/postgres/deadline.ts'
+import { redactUrl } from '../../src/redact.ts'
 
 export const TEST_DATABASE_URL: string = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
 
 const AVAILABLE_DEADLINE_MS = 2000
-
-/** The URL with its password hidden, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return '<unparseable URL>'
-  }
-}
 
 const admin = (url = TEST_DATABASE_URL) => postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
 
@@ -52,21 +42,21 @@ export interface TestDatabase {
 }
 
 /** CREATE DATABASE with a unique name; drop() removes it WITH (FORCE), closing what is still connected. */
-export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase> {
+export async function createTestDatabase(prefix = 'test', baseUrl = TEST_DATABASE_URL): Promise<TestDatabase> {
   const name = `${prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_')}_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`
-  const sql = admin()
+  const sql = admin(baseUrl)
   try {
     await sql`create database ${sql(name)}`
   } finally {
     await sql.end({ timeout: 1 })
   }
-  const url = new URL(TEST_DATABASE_URL)
+  const url = new URL(baseUrl)
   url.pathname = `/${name}`
   return {
     url: url.toString(),
     name,
     async drop() {
-      const sql = admin()
+      const sql = admin(baseUrl)
       try {
         await sql`drop database if exists ${sql(name)} with (force)`
       } finally {
