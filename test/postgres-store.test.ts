@@ -18,7 +18,7 @@ import {
   type RowChange,
   type User,
 } from '../src/db/store.ts'
-import { expectStoreError, fakeBcryptHash, makeNote, makeUser } from './helpers/contract-fixtures.ts'
+import { expectStoreError, makeNote, makeUser, noteRow, T0, T1, T2, userRow } from './helpers/contract-fixtures.ts'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, TEST_DATABASE_URL, type TestDatabase } from './helpers/pg.ts'
 import { refusedPort, startTcpPeer, type TcpPeer } from './helpers/tcp-peers.ts'
@@ -45,39 +45,6 @@ async function storeErrorOf(promise: Promise<unknown>): Promise<StoreError> {
   if (!isStoreError(error)) throw new Error(`expected a StoreError, got ${String(error)}`)
   return error
 }
-
-const T0 = '2025-01-02T03:04:05.006Z'
-const T1 = '2025-01-02T03:04:05.007Z'
-const T2 = '2025-02-03T04:05:06.789Z'
-
-const userRow = (overrides: Partial<User> = {}): User => {
-  const id = overrides.id ?? newId()
-  return {
-    id,
-    email: `row-${id}@example.com`,
-    name: 'Replayed',
-    role: 'user',
-    passwordHash: fakeBcryptHash(),
-    disabled: false,
-    createdAt: T0,
-    updatedAt: T0,
-    version: 1,
-    deletedAt: null,
-    ...overrides,
-  }
-}
-
-const noteRow = (ownerId: string, overrides: Partial<Note> = {}): Note => ({
-  id: newId(),
-  ownerId,
-  title: 'Replayed note',
-  body: 'body',
-  createdAt: T0,
-  updatedAt: T0,
-  version: 1,
-  deletedAt: null,
-  ...overrides,
-})
 
 let seq = 0
 const entry = (change: RowChange): OutboxEntry => ({ seq: ++seq, opId: newId(), change, at: T0 })

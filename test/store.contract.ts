@@ -43,6 +43,12 @@ import {
   makeSession,
   makeUser,
   oneMiBText,
+  noteRow,
+  sessionRow,
+  T0,
+  T1,
+  T2,
+  userRow,
   walkPages,
 } from './helpers/contract-fixtures.ts'
 
@@ -912,46 +918,6 @@ async function exportedRow(r: ReplicableStore, table: SyncTable, key: string): P
 
 /** stable order for comparing the changes of one write that touched several rows */
 const byKey = (changes: RowChange[]): RowChange[] => [...changes].sort((a, b) => (rowKey(a) < rowKey(b) ? -1 : 1))
-
-const T0 = '2025-01-02T03:04:05.006Z'
-const T1 = '2025-01-02T03:04:05.007Z'
-const T2 = '2025-02-03T04:05:06.789Z'
-
-function userRow(overrides: Partial<User> = {}): User {
-  const id = overrides.id ?? newId()
-  return {
-    id,
-    email: `row-${id}@example.com`,
-    name: 'Replicated',
-    role: 'user',
-    passwordHash: fakeBcryptHash(),
-    disabled: false,
-    createdAt: T0,
-    updatedAt: T0,
-    version: 1,
-    deletedAt: null,
-    ...overrides,
-  }
-}
-
-function sessionRow(userId: string, overrides: Partial<Session> = {}): Session {
-  return {
-    id: newId(),
-    userId,
-    tokenHash: fakeTokenHash(),
-    expiresAt: '2035-01-01T00:00:00.000Z',
-    revokedAt: null,
-    replacedBy: null,
-    createdAt: T0,
-    updatedAt: T0,
-    version: 1,
-    ...overrides,
-  }
-}
-
-function noteRow(ownerId: string, overrides: Partial<Note> = {}): Note {
-  return { id: newId(), ownerId, title: 'Replicated note', body: 'body', createdAt: T0, updatedAt: T0, version: 1, deletedAt: null, ...overrides }
-}
 
 function changeSinkTests(get: () => ReplicableStore): void {
   describe('withChangeSink', () => {

@@ -1,20 +1,15 @@
 // The few API calls the bench makes itself: log in, write notes, switch databases, read /health.
+import { getJson } from '../../test/helpers/spawn-server.ts'
 
 export interface Account {
   email: string
   password: string
 }
 
+/** status and parsed JSON body (raw text when not JSON): the test suite's reader */
 async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, init)
-  const text = await res.text()
-  let body: unknown = text
-  try {
-    body = JSON.parse(text)
-  } catch {
-    // not JSON: the raw text goes into the error message
-  }
-  return { status: res.status, body }
+  const { status, body } = await getJson(url, init)
+  return { status, body }
 }
 
 const json = (body: unknown, token?: string): RequestInit => ({

@@ -9,7 +9,10 @@ import {
   type NewNote,
   type NewSession,
   type NewUser,
+  type Note,
   type Page,
+  type Session,
+  type User,
   type StoreErrorKind,
 } from '../../src/db/store.ts'
 
@@ -128,4 +131,46 @@ export function oneMiBText(): string {
   const target = 1024 * 1024
   const whole = unit.repeat(Math.floor(target / unitBytes))
   return whole + 'x'.repeat(target - Buffer.byteLength(whole))
+}
+
+// ---- rows as they travel between stores (applyChange, journal): fixed timestamps, version 1 ----
+
+export const T0 = '2025-01-02T03:04:05.006Z'
+export const T1 = '2025-01-02T03:04:05.007Z'
+export const T2 = '2025-02-03T04:05:06.789Z'
+
+export function userRow(overrides: Partial<User> = {}): User {
+  const id = overrides.id ?? newId()
+  return {
+    id,
+    email: `row-${id}@example.com`,
+    name: 'Replicated',
+    role: 'user',
+    passwordHash: fakeBcryptHash(),
+    disabled: false,
+    createdAt: T0,
+    updatedAt: T0,
+    version: 1,
+    deletedAt: null,
+    ...overrides,
+  }
+}
+
+export function sessionRow(userId: string, overrides: Partial<Session> = {}): Session {
+  return {
+    id: newId(),
+    userId,
+    tokenHash: fakeTokenHash(),
+    expiresAt: '2035-01-01T00:00:00.000Z',
+    revokedAt: null,
+    replacedBy: null,
+    createdAt: T0,
+    updatedAt: T0,
+    version: 1,
+    ...overrides,
+  }
+}
+
+export function noteRow(ownerId: string, overrides: Partial<Note> = {}): Note {
+  return { id: newId(), ownerId, title: 'Replicated note', body: 'body', createdAt: T0, updatedAt: T0, version: 1, deletedAt: null, ...overrides }
 }
