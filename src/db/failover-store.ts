@@ -219,7 +219,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     if (changes.length === 0) return
     this.copying?.push(...changes)
     try {
-      for (const change of changes) await this.fallback.applyChange(change)
+      await this.fallback.applyChanges(changes)
     } catch (err) {
       // A mirror that missed a row is no longer a faithful copy: copy it whole again.
       this.log.warn({ event: 'mirror_failed', reason: errorLine(err) }, 'mirroring a write into SQLite failed; a full re-copy is scheduled')
@@ -382,7 +382,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.copying = []
     try {
       const { tables } = await copySnapshot(primary, this.fallback)
-      for (const change of this.copying) await this.fallback.applyChange(change)
+      await this.fallback.applyChanges(this.copying)
       this.recopyWanted = false
       return { tables, duration_ms: Math.round(performance.now() - started) }
     } finally {

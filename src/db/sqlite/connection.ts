@@ -5,7 +5,7 @@ import type { Database, Statement } from 'bun:sqlite'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { newId, nowIso, StoreError, type ChangeSink, type RowChange } from '../store.ts'
 import { AsyncLock } from './async-lock.ts'
-import { mapErrors, type ErrorHints } from './errors.ts'
+import { mapErrors, toStoreError, type ErrorHints } from './errors.ts'
 import { changeKey, type Params } from './rows.ts'
 
 export type Stmt<R> = Statement<R, [Params] | []>
@@ -34,6 +34,13 @@ interface HeldLock {
   outer: HeldLock | null
 }
 
+/** the writers of one group commit: settled when its COMMIT is done or has failed */
+interface Group {
+  committed: Promise<void>
+  resolve(): void
+  reject(e: unknown): void
+}
+
 export class SqliteConnection {
   /** when true, every row a write produces is also appended to the outbox, in the same transaction */
   journaling = false
@@ -50,6 +57,10 @@ export class SqliteConnection {
   /** work that cannot run inside someone else's open transaction, run once it ends */
   private readonly afterTransaction: Array<() => void> = []
   private readonly heldLocks = new AsyncLocalStorage<HeldLock>()
+  /** the open group commit, if any (see writeInGroup) */
+  private group: Group | null = null
+  /** true while a write of the group runs: its savepoint is open, so the group cannot commit */
+  private groupWriteRunning = false
 
   constructor(readonly db: Database) {
     const tx = db.transaction((fn: () => unknown) => fn())
@@ -89,6 +100,7 @@ export class SqliteConnection {
   /** for the synchronous methods that cannot wait: fails instead of joining an open transaction */
   assertIdle(what: string): void {
     this.assertOpen()
+    this.settle()
     if (this.db.inTransaction)
       throw new StoreError('unavailable', `SQLite store is inside a transaction; ${what} must wait until it ends`)
   }
@@ -120,26 +132,84 @@ export class SqliteConnection {
   }
 
   /**
-   * One SQLite transaction (a savepoint inside transaction()) holding the write, the outbox entry of
-   * every row it emits, and the sink calls, so a throwing sink undoes the write. Inside
-   * transaction() the sink calls wait for its commit, so rolled-back rows never reach a sink.
+   * One savepoint holding the write, the outbox entry of every row it emits, and the sink calls, so
+   * a throwing sink undoes the write. Inside transaction() the sink calls wait for its commit, so
+   * rolled-back rows never reach a sink. Outside one, the write joins the group commit and resolves
+   * once that COMMIT is done: acknowledged means committed, as before.
    */
-  write<T>(scope: Scope, body: (emit: Emit) => T, hints?: ErrorHints): Promise<T> {
-    return this.locked(scope, () => mapErrors(() => this.writeNow(scope, body), hints))
+  async write<T>(scope: Scope, body: (emit: Emit) => T, hints?: ErrorHints): Promise<T> {
+    if (scope.depth > 0) return this.locked(scope, () => mapErrors(() => this.inTx(() => this.runWrite(scope, body)) as T, hints))
+    // The lock is held only while the write runs, not until its COMMIT, so the next write can join.
+    const { result, committed } = await this.locked(scope, () => mapErrors(() => this.writeInGroup(scope, body), hints))
+    await committed
+    return result
   }
 
-  writeNow<T>(scope: Scope, body: (emit: Emit) => T): T {
-    const run = () => {
-      const changes: RowChange[] = []
-      const result = body((change) => {
-        changes.push(change)
-        if (this.journaling) this.appendOutbox(change)
-      })
-      if (scope.pending) scope.pending.push(...changes)
-      else if (scope.sink) for (const c of changes) scope.sink(c)
-      return result
+  private runWrite<T>(scope: Scope, body: (emit: Emit) => T): T {
+    const changes: RowChange[] = []
+    const result = body((change) => {
+      changes.push(change)
+      if (this.journaling) this.appendOutbox(change)
+    })
+    if (scope.pending) scope.pending.push(...changes)
+    else if (scope.sink) for (const c of changes) scope.sink(c)
+    return result
+  }
+
+  /**
+   * Group commit. A COMMIT is the expensive part of a small write (it appends the changed pages to
+   * the WAL, and fsyncs under synchronous=FULL), so the writes of one event-loop turn share one
+   * transaction, each in its own savepoint (a failing write undoes only itself), and one COMMIT on
+   * the next turn. Reads made meanwhile on this connection see the group's writes; only a failed
+   * COMMIT (disk full, I/O error) could then take back what they saw, and every writer of the group
+   * gets that error.
+   */
+  private writeInGroup<T>(scope: Scope, body: (emit: Emit) => T): { result: T; committed: Promise<void> } {
+    const group = this.group ?? this.openGroup()
+    this.groupWriteRunning = true
+    try {
+      return { result: this.inTx(() => this.runWrite(scope, body)) as T, committed: group.committed }
+    } catch (e) {
+      // Some errors make SQLite roll back the whole transaction: the group's earlier writes are gone too.
+      if (!this.db.inTransaction && this.group === group) this.endGroup(group, e)
+      throw e
+    } finally {
+      this.groupWriteRunning = false
     }
-    return (scope.depth === 0 ? this.inImmediateTx(run) : this.inTx(run)) as T
+  }
+
+  private openGroup(): Group {
+    this.db.run('BEGIN IMMEDIATE')
+    let settled!: Pick<Group, 'resolve' | 'reject'>
+    const committed = new Promise<void>((resolve, reject) => (settled = { resolve, reject }))
+    // awaited by every writer of the group; this only keeps a group nobody awaits from being "unhandled"
+    committed.catch(() => {})
+    this.group = { committed, ...settled }
+    setImmediate(() => this.settle())
+    return this.group
+  }
+
+  /**
+   * Commits the open group now, if there is one. Anything that needs the connection idle calls this
+   * first. Not from inside a write (a sink reading the outbox): that write is not done yet.
+   */
+  settle(): void {
+    const group = this.group
+    if (!group || this.groupWriteRunning) return
+    try {
+      mapErrors(() => this.db.run('COMMIT'))
+      this.endGroup(group, null)
+    } catch (e) {
+      this.rollback(true, '')
+      this.endGroup(group, e)
+    }
+  }
+
+  private endGroup(group: Group, error: unknown): void {
+    this.group = null
+    if (error === null) group.resolve()
+    else group.reject(toStoreError(error))
+    this.transactionEnded()
   }
 
   /** a synchronous write outside any store scope (snapshot, bookkeeping): no sink, no journal */
@@ -169,6 +239,7 @@ export class SqliteConnection {
       const child: Scope = { lock: new AsyncLock(), sink: scope.sink, pending, depth: scope.depth + 1, ended: false }
       const outermost = scope.depth === 0
       const savepoint = `tx_${child.depth}`
+      if (outermost) this.settle()
       mapErrors(() => this.db.run(outermost ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${savepoint}`))
       if (outermost) this.inAsyncTransaction = true
       const held: HeldLock = { scope, open: true, outer: this.heldLocks.getStore() ?? null }
@@ -218,12 +289,15 @@ export class SqliteConnection {
   setSynchronous(mode: 'NORMAL' | 'FULL'): void {
     if (mode !== 'NORMAL' && mode !== 'FULL') throw new StoreError('invalid', 'synchronous must be NORMAL or FULL')
     this.assertOpen()
+    // The group's writes commit under the old setting; those that come after get the new one.
+    this.settle()
     if (this.db.inTransaction) this.afterTransaction.push(() => this.db.run(`PRAGMA synchronous = ${mode}`))
     else this.db.run(`PRAGMA synchronous = ${mode}`)
   }
 
   close(): void {
     if (this.closed) return
+    this.settle()
     this.closed = true
     for (const s of this.statements.values()) s.finalize()
     this.statements.clear()

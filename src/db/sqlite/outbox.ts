@@ -38,13 +38,16 @@ export class SqliteOutbox {
     return { acked: this.pendingAck, uncommitted: this.conn.uncommittedOutboxFrom ?? Number.MAX_SAFE_INTEGER }
   }
 
+  // Readers settle the open group commit first: an entry whose COMMIT may still fail is never replayed.
   count(): number {
     this.conn.assertOpen()
+    this.conn.settle()
     return this.conn.stmt<{ n: number }>(`SELECT count(*) AS n FROM outbox WHERE ${VISIBLE}`).get(this.visible())!.n
   }
 
   peek(limit: number): OutboxEntry[] {
     this.conn.assertOpen()
+    this.conn.settle()
     return this.conn
       .stmt<OutboxRow>(`SELECT seq, op_id, tbl, row_json, at FROM outbox WHERE ${VISIBLE} ORDER BY seq LIMIT $n`)
       .all({ ...this.visible(), n: limit })

@@ -135,6 +135,13 @@ export class SqliteStore implements ReplicableStore {
     })
   }
 
+  /** several changes in one write: one savepoint, one place in the group commit */
+  applyChanges(changes: RowChange[]): Promise<ApplyOutcome[]> {
+    return this.conn.write(this.scope, (emit) => changes.map((change) => applyChangeNow(this.conn, change, emit)), {
+      foreignKey: 'the row refers to a parent row that does not exist',
+    })
+  }
+
   exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {
     return this.conn.read(this.scope, () => exportRowsNow(this.conn, table, afterKey, limit))
   }
