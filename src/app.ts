@@ -3,61 +3,37 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
-import { requestId } from 'hono/request-id'
-import { secureHeaders } from 'hono/secure-headers'
 import type { AppDeps, AppEnv } from './app-env.ts'
 import { AppError, errorBody, type ErrorCode } from './errors.ts'
 import { authRoutes } from './routes/auth.ts'
 import { notesRoutes } from './routes/notes.ts'
 import { adminUsersRoutes } from './routes/admin-users.ts'
-import { healthRoutes } from './routes/health.ts'
+import { healthFastRoute, healthRoutes } from './routes/health.ts'
 import { configRoutes } from './routes/config.ts'
 import { fallbackAdminRoutes } from './routes/fallback-admin.ts'
 import { isStoreError } from './db/store.ts'
 import { createAccessTokenVerifier } from './auth/tokens.ts'
+import { isProbe, logRequest, PROBE_SECURITY_HEADERS, requestIds, SECURITY_HEADERS } from './http-frame.ts'
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
-  // requestId first: its header is set before anything can fail, so every response carries it.
-  // A random per-process prefix and a counter: unique, and far cheaper than a UUID per request.
-  const idPrefix = crypto.randomUUID().slice(0, 8)
-  let requestCount = 0
-  app.use(requestId({ generator: () => `${idPrefix}-${(++requestCount).toString(36)}` }))
+  // The frame first: the request id and the headers are in place before anything can fail, so
+  // every response carries them, errors included (onError answers inside this middleware's next()).
+  const nextRequestId = requestIds()
   const verifyAccessToken = createAccessTokenVerifier(deps.jwtSecret)
   app.use(async (c, next) => {
+    const startedAt = performance.now()
+    const id = nextRequestId(c.req.raw.headers.get('X-Request-Id'))
+    c.set('requestId', id)
     c.set('deps', deps)
     c.set('verifyAccessToken', verifyAccessToken)
+    const securityHeaders = isProbe(c.req.path) ? PROBE_SECURITY_HEADERS : SECURITY_HEADERS
+    for (const name in securityHeaders) c.header(name, securityHeaders[name])
+    c.header('X-Request-Id', id)
     await next()
+    logRequest(deps.logger, startedAt, { method: c.req.method, path: c.req.path, status: c.res.status, request_id: id })
   })
-  // One line per request, written after the response is known. Never bodies, never headers
-  // (Authorization), never the query string (tokens end up there).
-  app.use(async (c, next) => {
-    const start = performance.now()
-    await next()
-    const status = c.res.status
-    const record = {
-      method: c.req.method,
-      path: c.req.path,
-      status,
-      ms: Math.round((performance.now() - start) * 10) / 10,
-      request_id: c.get('requestId'),
-    }
-    if (status >= 500) deps.logger.error(record, 'request')
-    else deps.logger.info(record, 'request')
-  })
-  // The headers that matter for a JSON API; the HTML-page ones (XSS filter, download options, DNS
-  // prefetch, cross-domain policies, origin-agent-cluster) protect nothing here and cost every response.
-  app.use(
-    secureHeaders({
-      xXssProtection: false,
-      xDownloadOptions: false,
-      xDnsPrefetchControl: false,
-      xPermittedCrossDomainPolicies: false,
-      originAgentCluster: false,
-      crossOriginOpenerPolicy: false,
-    }),
-  )
   if (deps.config.corsOrigins.length > 0) {
     app.use(
       cors({
@@ -108,4 +84,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   })
 
   return app
+}
+
+/**
+ * What Bun's router answers before Hono sees the request (`Bun.serve({ routes, fetch: app.fetch })`):
+ * GET /health, the one route polled all day. With CORS configured, Hono answers it too (see
+ * healthFastRoute).
+ */
+export function serverRoutes(deps: AppDeps): Record<string, { GET: (req: Request) => Response }> {
+  if (deps.config.corsOrigins.length > 0) return {}
+  return { '/health': { GET: healthFastRoute(deps) } }
 }

@@ -1,7 +1,7 @@
 // Process entry (DESIGN §2): config → logger → databases → migrate → seed → app → listen.
 // Whatever the primary does, the server comes up (on SQLite if need be) within
 // DATABASE_TIMEOUT × (1 + DATABASE_STARTUP_RETRIES) + 1 s, or, in strict mode, exits 1 with one line.
-import { createApp } from './app.ts'
+import { createApp, serverRoutes } from './app.ts'
 import { resolveJwtSecret } from './auth/jwt-secret.ts'
 import { configSecrets, loadConfig } from './config.ts'
 import { ConfigError, type Config } from './config-types.ts'
@@ -54,17 +54,12 @@ async function main(): Promise<void> {
   await seedAccounts({ store: db.store, config, logger })
   const jwtSecret = await resolveJwtSecret({ store: db.store, config, logger })
 
-  const app = createApp({
-    config,
-    logger,
-    store: db.store,
-    db,
-    jwtSecret,
-    startedAt: Math.round(performance.timeOrigin),
-  })
+  const deps = { config, logger, store: db.store, db, jwtSecret, startedAt: Math.round(performance.timeOrigin) }
+  const app = createApp(deps)
   const server = Bun.serve({
     port: config.port,
     hostname: config.host,
+    routes: serverRoutes(deps),
     fetch: app.fetch,
     development: false,
     // Bun's default (10 s) would cut a request still waiting on a slow statement.

@@ -4,10 +4,13 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { loadConfig } from '../src/config.ts'
 import type { RuntimeStatus } from '../src/db/runtime.ts'
+import { createApp, serverRoutes } from '../src/app.ts'
+import type { FailoverStore } from '../src/db/failover-store.ts'
 import { healthReport } from '../src/routes/health.ts'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
 import { getJson, ServerHarness } from './helpers/spawn-server.ts'
+import { buildTestApp, type TestApp } from './helpers/test-app.ts'
 
 const h = new ServerHarness()
 const proxies: FaultProxy[] = []
@@ -119,6 +122,65 @@ describe('healthReport', () => {
   })
 })
 
+// ---- GET /health through Bun's router (serverRoutes) answers what the Hono route answers ----
+
+describe("GET /health through Bun's router", () => {
+  const apps: TestApp[] = []
+  afterAll(async () => {
+    for (const a of apps) await a.close()
+  })
+  const appWith = async (env: Record<string, string> = {}) => {
+    const t = await buildTestApp({ env })
+    apps.push(t)
+    return t
+  }
+  const headersOf = (res: Response) => Object.fromEntries([...res.headers].filter(([name]) => name !== 'x-request-id'))
+  // the two answers are made a moment apart: the clock fields may differ
+  const steady = ({ timestamp: _t, uptime_s: _u, ...rest }: Record<string, unknown>) => rest
+
+  test('the same status, headers, body and log line as the Hono route, with its own request id', async () => {
+    const t = await appWith({ LOG_LEVEL: 'debug' })
+    const fast = serverRoutes(t.deps)['/health']!.GET
+    const viaHono = await t.app.request('/health')
+    const viaRouter = fast(new Request('http://localhost/health'))
+    expect(viaRouter.status).toBe(viaHono.status)
+    expect(headersOf(viaRouter)).toEqual(headersOf(viaHono))
+    const [honoBody, routerBody] = [(await viaHono.json()) as Record<string, unknown>, (await viaRouter.json()) as Record<string, unknown>]
+    expect(Object.keys(routerBody).sort()).toEqual(HEALTH_KEYS)
+    expect(steady(routerBody)).toEqual(steady(honoBody))
+
+    const lines = t.logLines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request')
+    const [fromHono, fromRouter] = lines.slice(-2)
+    expect(Object.keys(fromRouter).sort()).toEqual(Object.keys(fromHono).sort())
+    expect([fromRouter.level, fromRouter.method, fromRouter.path, fromRouter.status]).toEqual(['debug', 'GET', '/health', 200])
+    expect(fromRouter.request_id).toBe(viaRouter.headers.get('x-request-id'))
+    expect(fromRouter.request_id).not.toBe(fromHono.request_id)
+
+    // a caller's well-formed id is kept, a malformed one replaced, as by the Hono frame
+    expect(fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'lb-probe-42' } })).headers.get('x-request-id')).toBe('lb-probe-42')
+    expect(fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'bad id!' } })).headers.get('x-request-id')).not.toBe('bad id!')
+  })
+
+  test('unhealthy (no store can serve): 503 from both, logged as an error by both', async () => {
+    const t = await appWith()
+    const noStore = t.store.status()
+    noStore.fallback.ok = false
+    const deps = { ...t.deps, db: Object.assign(Object.create(t.store) as FailoverStore, { status: () => noStore }) }
+    const fast = serverRoutes(deps)['/health']!.GET
+    const [viaHono, viaRouter] = [await createApp(deps).request('/health'), fast(new Request('http://localhost/health'))]
+    expect([viaHono.status, viaRouter.status]).toEqual([503, 503])
+    const bodies = [(await viaHono.json()) as { status: string }, (await viaRouter.json()) as { status: string }]
+    expect(bodies.map((b) => b.status)).toEqual(['unhealthy', 'unhealthy'])
+    const lines = t.logLines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request')
+    expect(lines.slice(-2).map((l) => [l.level, l.status])).toEqual([['error', 503], ['error', 503]])
+  })
+
+  test('with CORS_ORIGINS, Hono answers /health (the CORS headers are its middleware\'s)', async () => {
+    const t = await appWith({ CORS_ORIGINS: 'https://app.example.com' })
+    expect(serverRoutes(t.deps)).toEqual({})
+  })
+})
+
 // ---- the real process, SQLite only ----
 
 describe('SQLite only (no primary configured)', () => {
@@ -130,6 +192,11 @@ describe('SQLite only (no primary configured)', () => {
     const health = await getJson(`${baseUrl}/health`)
     expect(health.status).toBe(200)
     expect(health.headers.get('cache-control')).toBe('no-store')
+    expect(health.headers.get('content-type')).toBe('application/json')
+    expect(health.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(health.headers.get('x-request-id')).toMatch(/^[\w-]+$/)
+    const head = await fetch(`${baseUrl}/health`, { method: 'HEAD' })
+    expect([head.status, await head.text()]).toEqual([200, ''])
     expect(Object.keys(health.body).sort()).toEqual(HEALTH_KEYS)
     expect(health.body).toMatchObject({
       status: 'healthy', database_status: 'connected', database_type: 'sqlite', fallback_active: true, mode: 'fallback',

@@ -146,7 +146,7 @@ describe('body limit', () => {
 describe('secure headers and CORS', () => {
   test('secure headers on success and on errors', async () => {
     const t = await appWith()
-    for (const path of ['/health/live', '/nope']) {
+    for (const path of ['/config/database', '/nope']) {
       const res = await t.app.request(path)
       expect(res.headers.get('x-content-type-options')).toBe('nosniff')
       expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN')
@@ -157,6 +157,19 @@ describe('secure headers and CORS', () => {
       for (const header of ['x-xss-protection', 'x-download-options', 'cross-origin-opener-policy', 'origin-agent-cluster'])
         expect(res.headers.get(header)).toBeNull()
       expect(res.headers.get('x-powered-by')).toBeNull()
+    }
+  })
+
+  test('probes (/health, /health/live, /health/ready) carry nosniff, no-store and their id, not the page headers', async () => {
+    const t = await appWith()
+    for (const path of ['/health', '/health/live', '/health/ready']) {
+      const res = await t.app.request(path)
+      expect(res.status).toBe(200)
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(res.headers.get('cache-control')).toBe('no-store')
+      expect(res.headers.get('x-request-id')).toMatch(UUIDISH)
+      for (const header of ['x-frame-options', 'referrer-policy', 'strict-transport-security', 'cross-origin-resource-policy'])
+        expect(res.headers.get(header)).toBeNull()
     }
   })
 
@@ -198,7 +211,7 @@ describe('request log', () => {
     const password = 'Body-password-6d1e90'
     const before = requestLines(t).length
     const responses = [
-      await t.app.request('/health/live?access_token=query-secret-81f2'),
+      await t.app.request('/config/database?access_token=query-secret-81f2'),
       await t.app.request('/api/v1/auth/me', { headers: { Authorization: `Bearer ${token}` } }),
       await t.app.request('/api/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'x@example.com', password }) }),
       await t.app.request('/nope'),
@@ -206,7 +219,7 @@ describe('request log', () => {
     const lines = requestLines(t).slice(before)
     expect(lines).toHaveLength(responses.length)
     expect(lines.map((l) => [l.method, l.path, l.status])).toEqual([
-      ['GET', '/health/live', 200],
+      ['GET', '/config/database', 200],
       ['GET', '/api/v1/auth/me', 401],
       ['POST', '/api/v1/auth/login', 401],
       ['GET', '/nope', 404],
@@ -218,6 +231,22 @@ describe('request log', () => {
     })
     const all = t.logLines.join('\n')
     for (const secret of [token, password, 'query-secret-81f2', 'Bearer']) expect(all).not.toContain(secret)
+  })
+
+  test('probes that succeed are logged at debug only: a load balancer polling them does not fill the log', async () => {
+    const atInfo = await appWith()
+    const before = requestLines(atInfo).length
+    for (const path of ['/health', '/health/live', '/health/ready']) expect((await atInfo.app.request(path)).status).toBe(200)
+    expect(requestLines(atInfo).slice(before)).toEqual([])
+
+    const atDebug = await appWith({ LOG_LEVEL: 'debug' })
+    const from = requestLines(atDebug).length
+    const res = await atDebug.app.request('/health/live')
+    const lines = requestLines(atDebug).slice(from)
+    expect(lines.map((l) => [l.level, l.path, l.status, l.request_id])).toEqual([['debug', '/health/live', 200, res.headers.get('x-request-id')]])
+    // not a probe: /health/ (another path) and a 404 under /health are logged as usual
+    await atInfo.app.request('/health/nope')
+    expect(requestLines(atInfo).slice(before).map((l) => [l.level, l.path, l.status])).toEqual([['info', '/health/nope', 404]])
   })
 })
 
@@ -231,8 +260,11 @@ describe('the real process', () => {
     expect(res.body.error.request_id).toBe(res.headers.get('x-request-id'))
     const live = await getJson(`${baseUrl}/health/live`)
     expect(live.headers.get('x-request-id')).toMatch(UUIDISH)
+    const config = await getJson(`${baseUrl}/config/database`)
+    expect(config.headers.get('x-request-id')).toMatch(UUIDISH)
     expect(await proc.stop()).toBe(0)
+    // the probe is not logged at the default level
     const logged = proc.lines.filter((l) => l.json?.msg === 'request')
-    expect(logged.map((l) => [l.json!.path, l.json!.status])).toEqual([['/definitely/missing', 404], ['/health/live', 200]])
+    expect(logged.map((l) => [l.json!.path, l.json!.status])).toEqual([['/definitely/missing', 404], ['/config/database', 200]])
   }, 30_000)
 })

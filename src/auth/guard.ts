@@ -15,8 +15,8 @@ async function authenticate(c: Context<AppEnv>): Promise<Authenticated> {
   if (!header) return { ok: false, message: 'a bearer token is required' }
   const token = BEARER.exec(header)?.[1]
   if (!token) return { ok: false, message: 'the Authorization header must be "Bearer <token>"' }
-  const claims = await c.var.verifyAccessToken(token)
-  const { store } = c.var.deps
+  const claims = await c.get('verifyAccessToken')(token)
+  const { store } = c.get('deps')
   if (claims === 'expired') return { ok: false, message: 'the access token has expired' }
   if (claims === 'invalid') return { ok: false, message: 'the access token is invalid' }
   const user = await store.users.getById(claims.sub)
@@ -33,13 +33,13 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   await next()
 })
 
-/** Sets c.var.user when a valid bearer token is present; otherwise the request goes on anonymously. */
+/** Sets c.get('user') when a valid bearer token is present; otherwise the request goes on anonymously. */
 export const optionalAuth = createMiddleware<AppEnv>(async (c, next) => {
   try {
     await authenticate(c)
   } catch (e) {
     // Public routes (health, config) must answer even when the user lookup cannot: serve them anonymously.
-    c.var.deps.logger.debug({ err: { name: (e as Error).name, message: (e as Error).message } }, 'optional auth skipped')
+    c.get('deps').logger.debug({ err: { name: (e as Error).name, message: (e as Error).message } }, 'optional auth skipped')
   }
   await next()
 })

@@ -40,12 +40,12 @@ export function adminUsersRoutes(): Hono<AppEnv> {
 
   app.get('/users', query(pageQuery), async (c) => {
     const { limit, cursor } = c.req.valid('query')
-    const page = await c.var.deps.store.users.list({ limit, cursor: cursor ?? null })
+    const page = await c.get('deps').store.users.list({ limit, cursor: cursor ?? null })
     return c.json({ items: page.items.map(userJson), next_cursor: page.nextCursor })
   })
 
   app.post('/users', ...jsonBody(createBody), async (c) => {
-    const deps = c.var.deps
+    const deps = c.get('deps')
     const body = c.req.valid('json')
     if (await deps.store.users.getByEmail(body.email)) throw new AppError('conflict', 'a user with this email exists')
     const user = await deps.store.users.create({
@@ -66,13 +66,13 @@ export function adminUsersRoutes(): Hono<AppEnv> {
   })
 
   app.get('/users/:id', params(idParam), async (c) => {
-    const user = await c.var.deps.store.users.getById(c.req.valid('param').id)
+    const user = await c.get('deps').store.users.getById(c.req.valid('param').id)
     if (!user) throw userNotFound()
     return c.json({ user: userJson(user) })
   })
 
   app.patch('/users/:id', params(idParam), ...jsonBody(patchBody), async (c) => {
-    const deps = c.var.deps
+    const deps = c.get('deps')
     const { id } = c.req.valid('param')
     const body = c.req.valid('json')
     const actor = c.get('user')
@@ -112,7 +112,7 @@ export function adminUsersRoutes(): Hono<AppEnv> {
 
   /** Disables (never erases): the account's notes and audit trail stay, and it can be re-enabled. */
   app.delete('/users/:id', params(idParam), async (c) => {
-    const deps = c.var.deps
+    const deps = c.get('deps')
     const { id } = c.req.valid('param')
     const actor = c.get('user')
     if (id === actor.id) throw new AppError('conflict', 'you cannot disable your own account')
@@ -134,7 +134,7 @@ export function adminUsersRoutes(): Hono<AppEnv> {
 
   app.get('/audit', query(pageQuery), async (c) => {
     const { limit, cursor } = c.req.valid('query')
-    const page = await c.var.deps.store.audit.list({ limit, cursor: cursor ?? null })
+    const page = await c.get('deps').store.audit.list({ limit, cursor: cursor ?? null })
     return c.json({ items: page.items.map(auditJson), next_cursor: page.nextCursor })
   })
 

@@ -144,12 +144,12 @@ export function authRoutes(): Hono<AppEnv> {
   const state = createAuthState()
 
   const registrationOpen = createMiddleware<AppEnv>(async (c, next) => {
-    if (!c.var.deps.config.auth.allowRegistration) throw new AppError('forbidden', 'registration is disabled; ask an administrator for an account')
+    if (!c.get('deps').config.auth.allowRegistration) throw new AppError('forbidden', 'registration is disabled; ask an administrator for an account')
     await next()
   })
 
   app.post('/register', registrationOpen, ...jsonBody(registerBody), async (c) => {
-    const deps = c.var.deps
+    const deps = c.get('deps')
     const body = c.req.valid('json')
     if (await deps.store.users.getByEmail(body.email)) throw new AppError('conflict', 'this email is already registered')
     const user = await deps.store.users.create({
@@ -164,7 +164,7 @@ export function authRoutes(): Hono<AppEnv> {
   })
 
   app.post('/login', ...jsonBody(loginBody), async (c) => {
-    const deps = c.var.deps
+    const deps = c.get('deps')
     const { email, password } = c.req.valid('json')
     const ip = clientIp(c, deps.config.auth.trustProxy)
     const limiter = state.limiter(deps)
@@ -198,7 +198,7 @@ export function authRoutes(): Hono<AppEnv> {
   })
 
   app.post('/refresh', ...jsonBody(refreshBody), async (c) => {
-    const deps = c.var.deps
+    const deps = c.get('deps')
     const { store } = deps
     const ip = clientIp(c, deps.config.auth.trustProxy)
     const presented = await store.sessions.getByTokenHash(hashRefreshToken(c.req.valid('json').refresh_token))
@@ -234,7 +234,7 @@ export function authRoutes(): Hono<AppEnv> {
   })
 
   app.post('/logout', requireAuth, async (c) => {
-    const deps = c.var.deps
+    const deps = c.get('deps')
     const user = c.get('user')
     const body = await optionalLogoutBody(c)
     const ended = [c.get('sessionId')]
@@ -255,13 +255,13 @@ export function authRoutes(): Hono<AppEnv> {
   })
 
   app.get('/me', requireAuth, async (c) => {
-    const user = await c.var.deps.store.users.getById(c.get('user').id)
+    const user = await c.get('deps').store.users.getById(c.get('user').id)
     if (!user) throw unauthorized('the account no longer exists')
     return c.json({ user: userJson(user) })
   })
 
   app.post('/password', requireAuth, ...jsonBody(passwordBody), async (c) => {
-    const deps = c.var.deps
+    const deps = c.get('deps')
     const { current_password, new_password } = c.req.valid('json')
     const ip = clientIp(c, deps.config.auth.trustProxy)
     const user = await deps.store.users.getById(c.get('user').id)

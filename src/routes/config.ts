@@ -29,7 +29,7 @@ export function configRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>()
 
   r.get('/database', optionalAuth, (c) => {
-    const { config, db } = c.var.deps
+    const { config, db } = c.get('deps')
     const s = db.status()
     const user = c.get('user') as AuthUser | undefined
     const admin = user?.role === 'admin'

@@ -9,9 +9,9 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
   app.use(requireAuth, requireRole('admin'))
 
   app.get('/status', async (c) => {
-    const s = c.var.deps.db.status()
+    const s = c.get('deps').db.status()
     // The same list GET /conflicts shows: PostgreSQL's (every instance's) when it answers.
-    const conflicts = await c.var.deps.db.conflicts()
+    const conflicts = await c.get('deps').db.conflicts()
     return c.json({
       mode: s.mode,
       database_type: s.activeKind,
@@ -26,46 +26,46 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
     })
   })
 
-  app.post('/test', async (c) => c.json(await c.var.deps.db.test()))
+  app.post('/test', async (c) => c.json(await c.get('deps').db.test()))
 
   app.post('/switch-to-fallback', async (c) => {
-    const mode = await c.var.deps.db.switchToFallback()
+    const mode = await c.get('deps').db.switchToFallback()
     await audit(c, 'admin.switch_to_fallback')
     return c.json({ mode })
   })
 
   app.post('/switch-to-primary', async (c) => {
-    const mode = await c.var.deps.db.switchToPrimary()
+    const mode = await c.get('deps').db.switchToPrimary()
     await audit(c, 'admin.switch_to_primary')
     return c.json({ mode })
   })
 
   app.post('/migrate-from-primary', async (c) => {
-    const result = await c.var.deps.db.copyPrimaryToFallback()
+    const result = await c.get('deps').db.copyPrimaryToFallback()
     await audit(c, 'admin.copy_to_fallback', { tables: result.tables })
     return c.json(result)
   })
 
   app.post('/sync-to-primary', async (c) => {
-    const result = await c.var.deps.db.syncToPrimary()
+    const result = await c.get('deps').db.syncToPrimary()
     await audit(c, 'admin.sync_to_primary', result)
     return c.json(result)
   })
 
   app.post('/backup', async (c) => {
-    const result = await c.var.deps.db.backup()
+    const result = await c.get('deps').db.backup()
     await audit(c, 'admin.backup', { file: result.file })
     return c.json(result)
   })
 
   app.delete('/cleanup', async (c) => {
-    await c.var.deps.db.cleanup()
+    await c.get('deps').db.cleanup()
     await audit(c, 'admin.cleanup')
     return c.body(null, 204)
   })
 
   app.get('/conflicts', async (c) => {
-    const items = await c.var.deps.db.conflicts()
+    const items = await c.get('deps').db.conflicts()
     return c.json({
       items: items.map((k) => ({ id: k.id, at: k.at, table: k.table, row_id: k.rowId, reason: k.reason, row: withoutSecrets(k.row) })),
     })
@@ -83,8 +83,8 @@ function withoutSecrets(row: Record<string, unknown>): Record<string, unknown> {
 }
 
 async function audit(c: Context<AppEnv>, action: string, details?: Record<string, unknown>) {
-  const { store, logger } = c.var.deps
-  const actorId = c.var.user.id
-  logger.info({ event: 'audit', action, actor_id: actorId, request_id: c.var.requestId }, action)
+  const { store, logger } = c.get('deps')
+  const actorId = c.get('user').id
+  logger.info({ event: 'audit', action, actor_id: actorId, request_id: c.get('requestId') }, action)
   await store.audit.append({ id: newId(), action, actorId, details: details ?? null })
 }

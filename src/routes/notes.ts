@@ -58,25 +58,25 @@ export function notesRoutes(): Hono<AppEnv> {
 
   app.get('/', query(listQuery), async (c) => {
     const { limit, cursor, q } = c.req.valid('query')
-    const page = await c.var.deps.store.notes.list(c.get('user').id, { limit, cursor: cursor ?? null, q: q || null })
+    const page = await c.get('deps').store.notes.list(c.get('user').id, { limit, cursor: cursor ?? null, q: q || null })
     return c.json({ items: page.items.map(noteJson), next_cursor: page.nextCursor })
   })
 
   app.post('/', ...jsonBody(createBody), async (c) => {
     const input = c.req.valid('json')
-    const note = await c.var.deps.store.notes.create({ id: newId(), ownerId: c.get('user').id, title: input.title, body: input.body })
+    const note = await c.get('deps').store.notes.create({ id: newId(), ownerId: c.get('user').id, title: input.title, body: input.body })
     return c.json(noteJson(note), 201, { Location: `${c.req.path.replace(/\/$/, '')}/${note.id}` })
   })
 
   app.get('/:id', params(idParam), async (c) => {
-    const note = await c.var.deps.store.notes.get(c.get('user').id, c.req.valid('param').id)
+    const note = await c.get('deps').store.notes.get(c.get('user').id, c.req.valid('param').id)
     if (!note) throw noteNotFound()
     return c.json(noteJson(note))
   })
 
   app.patch('/:id', params(idParam), ...jsonBody(patchBody), async (c) => {
     try {
-      const note = await c.var.deps.store.notes.update(c.get('user').id, c.req.valid('param').id, c.req.valid('json'))
+      const note = await c.get('deps').store.notes.update(c.get('user').id, c.req.valid('param').id, c.req.valid('json'))
       return c.json(noteJson(note))
     } catch (e) {
       throw isStoreError(e, 'not_found') ? noteNotFound() : e
@@ -85,7 +85,7 @@ export function notesRoutes(): Hono<AppEnv> {
 
   app.delete('/:id', params(idParam), async (c) => {
     try {
-      await c.var.deps.store.notes.softDelete(c.get('user').id, c.req.valid('param').id)
+      await c.get('deps').store.notes.softDelete(c.get('user').id, c.req.valid('param').id)
     } catch (e) {
       throw isStoreError(e, 'not_found') ? noteNotFound() : e
     }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Hono } from 'hono'
-import type { AppEnv } from '../../src/app-env.ts'
+import type { AppDeps, AppEnv } from '../../src/app-env.ts'
 import { createApp } from '../../src/app.ts'
 import { resolveJwtSecret } from '../../src/auth/jwt-secret.ts'
 import { loadConfig } from '../../src/config.ts'
@@ -26,6 +26,8 @@ export interface BuildOptions {
 
 export interface TestApp {
   app: Hono<AppEnv>
+  /** what the app was built from, for what index.ts builds beside it (serverRoutes) */
+  deps: AppDeps
   store: FailoverStore
   config: Config
   jwtSecret: string
@@ -80,9 +82,11 @@ export async function buildTestApp(opts: BuildOptions = {}): Promise<TestApp> {
     if (primary && store.kind !== 'postgresql') throw new Error('the PostgreSQL test database did not become the primary')
     const seeded = await seedAccounts({ store, config, logger })
     const jwtSecret = await resolveJwtSecret({ store, config, logger })
-    const app = createApp({ config, logger, store, db: store, jwtSecret, startedAt: Date.now() })
+    const deps: AppDeps = { config, logger, store, db: store, jwtSecret, startedAt: Date.now() }
+    const app = createApp(deps)
     return {
       app,
+      deps,
       store,
       config,
       jwtSecret,
