@@ -104,7 +104,8 @@ async function main(): Promise<void> {
     if (outcomes.length > 0) results.sections.unshift({
       title: 'Throughput',
       body: `wrk -t${settings.threads} -c${settings.connections} -d${settings.durationS}s per process (a ${settings.warmupS} s warm-up first), in ${settings.rounds} interleaved
-round(s) — server, baseline, server at info, server, baseline, … — and each process's best round counts.
+round(s) — server, baseline, server at info, server, baseline, … — and each process's median round counts (the last
+column lists every round: the spread is the machine's noise).
 "this server (warn)" is \`bun src/index.ts\` with LOG_LEVEL=warn (no per-request log line); "(info)" is the same at
 the default LOG_LEVEL=info, writing one JSON line per request to a file. "CPU per request" is the serving process's
 user + system time (\`/proc/<pid>/stat\`) during the run divided by the requests served: less sensitive than req/s
@@ -115,8 +116,10 @@ an empty table and sorts every note of the user for a page of 20).
 
 What the raw baselines do (\`bench/baselines/\`, plain \`Bun.serve\`, no framework):
 - \`health.ts\`: returns the same /health JSON fields (built per request, like the server's); a second instance also
-  sends the headers the server sends (copied from a live /health response, plus an X-Request-Id of its own), shown
-  as an extra row: the cost of the headers themselves, without a framework.
+  sends the headers the server sends on other routes (copied from a live /config/database response, plus an
+  X-Request-Id of its own), shown as an extra row: what the five page-protection headers cost by themselves, and
+  why probes (/health, /health/live, /health/ready) answer without them. The server answers GET /health from
+  \`Bun.serve({ routes })\` ahead of Hono (\`healthFastRoute\`), with the same body, headers and log line.
 - \`pg-notes.ts\`: HS256 verification with Web Crypto (key imported once), the auth guard's user lookup
   (\`select * from users where id = $1 and deleted_at is null\`), then the same note SQL through postgres.js
   (\`select * from notes where owner_id = $1 and deleted_at is null order by id desc limit 21\`, or
@@ -126,7 +129,11 @@ What the raw baselines do (\`bench/baselines/\`, plain \`Bun.serve\`, no framewo
 
 They do not do what the framework and the design add: request id, security headers, body limit, zod
 validation, the per-request log line, the error frame, the write gate and failover routing — and on PostgreSQL,
-the server's mirror write of every created note into SQLite. That difference is what the ratio measures.
+the server's mirror write of every created note into SQLite. That difference is what the ratio measures. One thing
+the server does that the baselines do not: SQLite writes made in the same event-loop turn share one COMMIT (group
+commit; each write is still acknowledged only after its COMMIT), where the SQLite baseline commits each insert on
+its own. That is why the server's SQLite create can beat its baseline, and what keeps the PostgreSQL create's
+mirror write cheap.
 
 ${throughputTable(outcomes)}`,
     })

@@ -50,8 +50,11 @@ export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databas
     const serverInfo = await start(startServer(ctx.procs, ctx.settings.serverEntry, { ...common, name: 'pg-info', logLevel: 'info', fallbackPath: fallbackFile(ctx, 'pg-info') }))
     const rawHealth = await start(startBaseline(ctx.procs, repo, 'health', {}))
     const rawPg = await start(startBaseline(ctx.procs, repo, 'pg-notes', { DATABASE_URL: o.databaseUrl, JWT_SECRET: o.jwtSecret }))
-    const headers = await serverHeaders(`${server.baseUrl}/health`)
-    const rawHealthHeaders = await start(startBaseline(ctx.procs, repo, 'health', { SAME_HEADERS: JSON.stringify(headers) }))
+    // what the server sends with /health, and with every other route (a probe leaves out the page headers)
+    const probeHeaders = await serverHeaders(`${server.baseUrl}/health`)
+    const routeHeaders = await serverHeaders(`${server.baseUrl}/config/database`)
+    const rawProbeHeaders = await start(startBaseline(ctx.procs, repo, 'health', { SAME_HEADERS: JSON.stringify(probeHeaders) }))
+    const rawRouteHeaders = await start(startBaseline(ctx.procs, repo, 'health', { SAME_HEADERS: JSON.stringify(routeHeaders) }))
     const token = await login(server.baseUrl, o.account)
     const tokenInfo = await login(serverInfo.baseUrl, o.account)
 
@@ -72,7 +75,10 @@ export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databas
         server: { url: `${server.baseUrl}/health`, pid: server.spawned.pid },
         baseline: { url: `${rawHealth.baseUrl}/health`, pid: rawHealth.spawned.pid },
         serverInfo: { url: `${serverInfo.baseUrl}/health`, pid: serverInfo.spawned.pid },
-        extra: [{ label: `raw baseline + the server's ${Object.keys(headers).length + 1} headers`, target: { url: `${rawHealthHeaders.baseUrl}/health`, pid: rawHealthHeaders.spawned.pid } }],
+        extra: [
+          { label: `raw baseline + the server's ${Object.keys(probeHeaders).length + 1} /health headers`, target: { url: `${rawProbeHeaders.baseUrl}/health`, pid: rawProbeHeaders.spawned.pid } },
+          { label: `raw baseline + the ${Object.keys(routeHeaders).length + 1} headers of other routes`, target: { url: `${rawRouteHeaders.baseUrl}/health`, pid: rawRouteHeaders.spawned.pid } },
+        ],
       }),
     )
     outcomes.push(

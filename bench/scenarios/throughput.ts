@@ -1,7 +1,7 @@
 // req/s of one route: this server (LOG_LEVEL=warn), the raw baseline, and this server again at
 // LOG_LEVEL=info (the default), measured back to back with the same wrk settings, in BENCH_ROUNDS
-// interleaved rounds; each process's best round counts (the machine is shared: a round disturbed by
-// someone else's work should not decide a ratio).
+// interleaved rounds; each process's median round counts. On a shared 2-vCPU machine the same process
+// moves by 20-40% from one run to the next: neither a lucky nor an unlucky round should decide a ratio.
 import { measure, type BenchContext, type LoadTarget, type Measured } from '../lib/context.ts'
 import { fmtInt, fmtMs, fmtPct, table } from '../lib/report.ts'
 import type { WrkResult } from '../lib/wrk.ts'
@@ -23,27 +23,31 @@ export interface ThroughputOutcome {
   baseline: Measured
   serverInfo: Measured
   extra: { label: string; result: Measured }[]
+  /** req/s of every round: server, baseline, serverInfo, then the extras */
+  rounds: number[][]
 }
 
-const best = (a: Measured | null, b: Measured): Measured => (a === null || b.rps > a.rps ? b : a)
+/** the round with the median req/s (the lower middle one of an even number) */
+function median(rounds: Measured[]): Measured {
+  if (rounds.length === 0) throw new Error('no rounds')
+  return [...rounds].sort((a, b) => a.rps - b.rps)[Math.floor((rounds.length - 1) / 2)]!
+}
 
 const flawed = (r: WrkResult): string | null =>
   r.non2xx > 0 || r.socketErrors > 0 ? `${r.non2xx} non-2xx, ${r.socketErrors} socket errors` : null
 
 export async function throughput(ctx: BenchContext, c: ThroughputCase): Promise<ThroughputOutcome> {
-  let server: Measured | null = null
-  let baseline: Measured | null = null
-  let serverInfo: Measured | null = null
-  const extra: (Measured | null)[] = (c.extra ?? []).map(() => null)
+  const rounds = { server: [] as Measured[], baseline: [] as Measured[], serverInfo: [] as Measured[], extra: (c.extra ?? []).map((): Measured[] => []) }
   for (let round = 1; round <= ctx.settings.rounds; round++) {
     const first = round === 1
     ctx.log(`  ${c.label}: round ${round} of ${ctx.settings.rounds}`)
-    server = best(server, await measure(ctx, c.server, { warmup: first }))
-    baseline = best(baseline, await measure(ctx, c.baseline, { warmup: first }))
-    serverInfo = best(serverInfo, await measure(ctx, c.serverInfo, { warmup: first }))
-    for (const [i, e] of (c.extra ?? []).entries()) extra[i] = best(extra[i]!, await measure(ctx, e.target, { warmup: first }))
+    rounds.server.push(await measure(ctx, c.server, { warmup: first }))
+    rounds.baseline.push(await measure(ctx, c.baseline, { warmup: first }))
+    rounds.serverInfo.push(await measure(ctx, c.serverInfo, { warmup: first }))
+    for (const [i, e] of (c.extra ?? []).entries()) rounds.extra[i]!.push(await measure(ctx, e.target, { warmup: first }))
   }
-  if (!server || !baseline || !serverInfo) throw new Error('no rounds')
+  const [server, baseline, serverInfo] = [median(rounds.server), median(rounds.baseline), median(rounds.serverInfo)]
+  const extra = rounds.extra.map(median)
   ctx.log(`    ${fmtInt(server.rps)} vs ${fmtInt(baseline.rps)} req/s (info: ${fmtInt(serverInfo.rps)})`)
 
   const ratio = server.rps / baseline.rps
@@ -67,14 +71,14 @@ export async function throughput(ctx: BenchContext, c: ThroughputCase): Promise<
     met: null,
     ...(infoProblem ? { note: infoProblem } : {}),
   })
-  return { label: c.label, server, baseline, serverInfo, extra: (c.extra ?? []).map((e, i) => ({ label: e.label, result: extra[i]! })) }
+  return { label: c.label, server, baseline, serverInfo, extra: (c.extra ?? []).map((e, i) => ({ label: e.label, result: extra[i]! })), rounds: [rounds.server, rounds.baseline, rounds.serverInfo, ...rounds.extra].map((r) => r.map((m) => m.rps)) }
 }
 
 export function throughputTable(outcomes: ThroughputOutcome[]): string {
   const rows: string[][] = []
   for (const o of outcomes) {
     const processes: [string, Measured][] = [['this server (warn)', o.server], ['raw baseline', o.baseline], ['this server (info)', o.serverInfo], ...o.extra.map((e): [string, Measured] => [e.label, e.result])]
-    for (const [who, r] of processes) {
+    for (const [i, [who, r]] of processes.entries()) {
       rows.push([
         o.label,
         who,
@@ -84,8 +88,9 @@ export function throughputTable(outcomes: ThroughputOutcome[]): string {
         fmtMs(r.p99Ms),
         fmtInt(r.requests),
         String(r.non2xx + r.socketErrors),
+        [...o.rounds[i]!].sort((a, b) => a - b).map((rps) => fmtInt(rps)).join(' · '),
       ])
     }
   }
-  return table(['route', 'process', 'req/s', 'CPU per request', 'p50', 'p99', 'requests', 'errors'], rows)
+  return table(['route', 'process', 'req/s (median round)', 'CPU per request', 'p50', 'p99', 'requests', 'errors', 'every round, req/s'], rows)
 }

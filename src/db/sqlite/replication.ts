@@ -37,11 +37,15 @@ export function incomingWins(stored: RowChange, incoming: RowChange): boolean {
   return i.updatedAt > s.updatedAt
 }
 
-const upsertSql = (table: SyncTable): string => {
-  const key = keyColumn(table)
-  const set = COLUMNS[table].filter((c) => c !== key).map((c) => `${c} = excluded.${c}`)
-  return `${insertSql(table)} ON CONFLICT (${key}) DO UPDATE SET ${set.join(', ')}`
-}
+const UPSERT_SQL = Object.fromEntries(
+  SYNC_TABLES.map((table) => {
+    const key = keyColumn(table)
+    const set = COLUMNS[table].filter((c) => c !== key).map((c) => `${c} = excluded.${c}`)
+    return [table, `${insertSql(table)} ON CONFLICT (${key}) DO UPDATE SET ${set.join(', ')}`]
+  }),
+) as Record<SyncTable, string>
+
+const upsertSql = (table: SyncTable): string => UPSERT_SQL[table]
 
 /** runs inside the caller's write transaction; emits the row when it was written */
 export function applyChangeNow(conn: SqliteConnection, change: RowChange, emit: Emit): ApplyOutcome {

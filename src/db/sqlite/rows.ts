@@ -179,8 +179,11 @@ export const keyColumn = (table: SyncTable): 'id' | 'key' => (table === 'setting
 
 export const changeKey = (change: RowChange): string => (change.table === 'settings' ? change.row.key : change.row.id)
 
-export const insertSql = (table: SyncTable): string =>
-  `INSERT INTO ${table} (${COLUMNS[table].join(', ')}) VALUES (${COLUMNS[table].map((c) => `$${c}`).join(', ')})`
+const INSERT_SQL = Object.fromEntries(
+  Object.entries(COLUMNS).map(([table, columns]) => [table, `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => `$${c}`).join(', ')})`]),
+) as Record<SyncTable, string>
+
+export const insertSql = (table: SyncTable): string => INSERT_SQL[table]
 
 export function changeParams(change: RowChange): Params {
   switch (change.table) {
