@@ -94,7 +94,7 @@ export const toSession = (r: SessionRow): Session => ({
   version: r.version,
 })
 
-export const toNote = (r: NoteRow): Note => ({
+export const toNote = (r: Omit<NoteRow, 'search_text'>): Note => ({
   id: r.id,
   ownerId: r.owner_id,
   title: r.title,

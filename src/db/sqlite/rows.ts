@@ -118,7 +118,7 @@ export const sessionParams = (s: Session): Params => ({
   version: s.version,
 })
 
-export const toNote = (r: NoteRow): Note => ({
+export const toNote = (r: Omit<NoteRow, 'search_text'>): Note => ({
   id: r.id,
   ownerId: r.owner_id,
   title: r.title,
