@@ -104,8 +104,9 @@ async function main(): Promise<void> {
     if (outcomes.length > 0) results.sections.unshift({
       title: 'Throughput',
       body: `wrk -t${settings.threads} -c${settings.connections} -d${settings.durationS}s per process (a ${settings.warmupS} s warm-up first), in ${settings.rounds} interleaved
-round(s) — server, baseline, server at info, server, baseline, … — and each process's median round counts (the last
-column lists every round: the spread is the machine's noise).
+round(s) — server, baseline, server at info; then server at info, baseline, server; … Each ratio in the summary is
+the median of the per-round ratios (a server run against the baseline run right beside it), req/s is each process's
+median round, and the last column lists every round: the spread is the machine's noise.
 "this server (warn)" is \`bun src/index.ts\` with LOG_LEVEL=warn (no per-request log line); "(info)" is the same at
 the default LOG_LEVEL=info, writing one JSON line per request to a file. "CPU per request" is the serving process's
 user + system time (\`/proc/<pid>/stat\`) during the run divided by the requests served: less sensitive than req/s

@@ -91,7 +91,7 @@ export function renderMarkdown(o: { results: Results; machine: Machine; command:
     '',
     'Every "raw baseline" is a separate `Bun.serve` process with no framework, doing the same database work with the',
     'same driver (see `bench/baselines/`). Load comes from `wrk` in its own process; each pair is measured back to back',
-    'with the same wrk settings after an unmeasured warm-up, in interleaved rounds of which each process\'s median counts.',
+    'with the same wrk settings after an unmeasured warm-up, in interleaved rounds; a ratio is the median of the per-round ratios.',
     'Ratios are this server ÷ baseline. wrk, the server and PostgreSQL share the machine\'s CPUs, and so does whatever',
     'else runs on it: req/s can move by 20-40% between runs on a busy machine. The CPU time each process spent per',
     'request (in the Throughput table) moves much less and shows where the difference comes from.',

@@ -6,7 +6,7 @@ export interface BenchSettings {
   quick: boolean
   /** seconds of each measured wrk run (wrk takes whole seconds) */
   durationS: number
-  /** rounds of each throughput trio (server, baseline, server at info), interleaved; the median counts */
+  /** rounds of each throughput trio (server, baseline, server at info), interleaved; ratios are the median of the rounds' */
   rounds: number
   /** seconds of the unmeasured wrk run before each measured one */
   warmupS: number
@@ -48,8 +48,8 @@ export function readSettings(env: Record<string, string | undefined> = process.e
   const output = env.BENCH_OUTPUT ? resolve(env.BENCH_OUTPUT) : quick || only ? null : resolve(repoRoot, 'bench/RESULTS.md')
   return {
     quick,
-    durationS: Math.round(number(env, 'BENCH_DURATION_S', quick ? 1 : 3, 1)),
-    rounds: Math.round(number(env, 'BENCH_ROUNDS', quick ? 1 : 5, 1)),
+    durationS: Math.round(number(env, 'BENCH_DURATION_S', quick ? 1 : 2, 1)),
+    rounds: Math.round(number(env, 'BENCH_ROUNDS', quick ? 1 : 7, 1)),
     warmupS: Math.round(number(env, 'BENCH_WARMUP_S', 1, 0)),
     threads: number(env, 'BENCH_THREADS', 2, 1),
     connections: number(env, 'BENCH_CONNECTIONS', 32, 1),

@@ -72,6 +72,7 @@ export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databas
       await throughput(ctx, {
         label: 'GET /health',
         minRatio: 0.85,
+        infoNote: 'reported: the default level, at which a probe that succeeds is not logged',
         server: { url: `${server.baseUrl}/health`, pid: server.spawned.pid },
         baseline: { url: `${rawHealth.baseUrl}/health`, pid: rawHealth.spawned.pid },
         serverInfo: { url: `${serverInfo.baseUrl}/health`, pid: serverInfo.spawned.pid },

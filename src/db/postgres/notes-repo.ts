@@ -3,6 +3,12 @@ import type { PgExecutor } from './executor.ts'
 import { toNote, type NoteRow } from './rows.ts'
 import { checkCursor, isUuid, pageOf } from './uuid.ts'
 
+/**
+ * What reads and RETURNING bring back: every column but search_text, which only the search uses and
+ * which is about half of a note's bytes (it is derived from title and body wherever it is stored).
+ */
+type NoteFields = Omit<NoteRow, 'search_text'>
+
 const notFound = () => new StoreError('not_found', 'note not found')
 
 // A partial update must recompute search_text in JS (unicode folds as in SQLite), so it reads the
@@ -10,7 +16,7 @@ const notFound = () => new StoreError('not_found', 'note not found')
 const UPDATE_TRIES = 5
 
 export function createNoteRepo(ex: PgExecutor): NoteRepo {
-  const written = (row: NoteRow): Note => {
+  const written = (row: NoteFields): Note => {
     const note = toNote(row)
     ex.emit({ table: 'notes', row: note })
     return note
@@ -18,8 +24,8 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
 
   const get = async (ownerId: string, id: string): Promise<Note | null> => {
     if (!isUuid(ownerId) || !isUuid(id)) return null
-    const [row] = await ex.run((sql) => sql<NoteRow[]>`
-      select * from notes where id = ${id} and owner_id = ${ownerId} and deleted_at is null`)
+    const [row] = await ex.run((sql) => sql<NoteFields[]>`
+      select id, owner_id, title, body, created_at, updated_at, version, deleted_at from notes where id = ${id} and owner_id = ${ownerId} and deleted_at is null`)
     return row ? toNote(row) : null
   }
 
@@ -28,7 +34,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
 
     async create(input) {
       const now = nowIso()
-      const [row] = await ex.run((sql) => sql<NoteRow[]>`
+      const [row] = await ex.run((sql) => sql<NoteFields[]>`
         insert into notes ${sql({
           id: input.id,
           owner_id: input.ownerId,
@@ -39,7 +45,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
           updated_at: now,
           version: 1,
         })}
-        returning *`)
+        returning id, owner_id, title, body, created_at, updated_at, version, deleted_at`)
       return written(row!)
     },
 
@@ -47,8 +53,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
       const before = checkCursor(cursor)
       if (!isUuid(ownerId)) return { items: [], nextCursor: null }
       const needle = q ? q.toLowerCase() : null
-      // search_text is for the search only: a page need not carry it back (about half of a note's bytes)
-      const rows = await ex.run((sql) => sql<Omit<NoteRow, 'search_text'>[]>`
+      const rows = await ex.run((sql) => sql<NoteFields[]>`
         select id, owner_id, title, body, created_at, updated_at, version, deleted_at from notes
         where owner_id = ${ownerId} and deleted_at is null
           ${before ? sql`and id < ${before}` : sql``}
@@ -64,12 +69,12 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
         if (!current) throw notFound()
         const title = patch.title ?? current.title
         const body = patch.body ?? current.body
-        const [row] = await ex.run((sql) => sql<NoteRow[]>`
+        const [row] = await ex.run((sql) => sql<NoteFields[]>`
           update notes
           set title = ${title}, body = ${body}, search_text = ${noteSearchText(title, body)},
               updated_at = ${nowIso()}, version = version + 1
           where id = ${id} and owner_id = ${ownerId} and deleted_at is null and version = ${current.version}
-          returning *`)
+          returning id, owner_id, title, body, created_at, updated_at, version, deleted_at`)
         if (row) return written(row)
       }
       throw new StoreError('conflict', 'the note is being changed concurrently; retry')
@@ -78,10 +83,10 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
     async softDelete(ownerId, id) {
       if (!isUuid(ownerId) || !isUuid(id)) throw notFound()
       const now = nowIso()
-      const [row] = await ex.run((sql) => sql<NoteRow[]>`
+      const [row] = await ex.run((sql) => sql<NoteFields[]>`
         update notes set deleted_at = ${now}, updated_at = ${now}, version = version + 1
         where id = ${id} and owner_id = ${ownerId} and deleted_at is null
-        returning *`)
+        returning id, owner_id, title, body, created_at, updated_at, version, deleted_at`)
       if (!row) throw notFound()
       written(row)
     },
