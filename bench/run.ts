@@ -123,8 +123,9 @@ What the raw baselines do (\`bench/baselines/\`, plain \`Bun.serve\`, no framewo
   \`Bun.serve({ routes })\` ahead of Hono (\`healthFastRoute\`), with the same body, headers and log line.
 - \`pg-notes.ts\`: HS256 verification with Web Crypto (key imported once), the auth guard's user lookup
   (\`select * from users where id = $1 and deleted_at is null\`), then the same note SQL through postgres.js
-  (\`select * from notes where owner_id = $1 and deleted_at is null order by id desc limit 21\`, or
-  \`insert into notes \${sql(row)} returning *\`), pool of 10, prepared statements, statement_timeout set.
+  (\`select <the note columns but search_text> from notes where owner_id = $1 and deleted_at is null order by id
+  desc limit 21\`, or \`insert into notes (<columns>) values ($1, …) returning <the note columns>\`, written the way
+  the server writes it), pool of 10, prepared statements, statement_timeout set.
 - \`sqlite-notes.ts\`: the same on bun:sqlite, the same SQL text prepared once, on the server's own database file
   with the same pragmas; the insert in \`BEGIN IMMEDIATE\`.
 

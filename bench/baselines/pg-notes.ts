@@ -2,8 +2,8 @@
 // it does what the server's route does at the database: verify the HS256 token (Web Crypto), look the
 // user up (the same SQL as the auth guard), then the same note SQL through the same driver call, on a
 // pool of the same size with the same prepare/statement_timeout settings.
-//   GET  /api/v1/notes   select * from notes ... order by id desc limit 21  → {items, next_cursor}
-//   POST /api/v1/notes   insert into notes ${sql(row)} returning *          → 201 note
+//   GET  /api/v1/notes   select <note columns> from notes ... order by id desc limit 21  → {items, next_cursor}
+//   POST /api/v1/notes   insert into notes (<columns>) values (...) returning <note columns>  → 201 note
 //   GET  /health         the health baseline's JSON (for the mixed load of the memory figure)
 import postgres from 'postgres'
 import { badRequest, bearer, healthBody, hs256Verifier, listenPort, notFound, noteInput, unauthorized } from '../lib/raw-http.ts'
@@ -65,7 +65,7 @@ Bun.serve({
       const limit = Number(u.searchParams.get('limit') ?? 20)
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) return badRequest('limit must be 1..100')
       const rows = await sql<NoteRow[]>`
-        select * from notes
+        select id, owner_id, title, body, created_at, updated_at, version, deleted_at from notes
         where owner_id = ${ownerId} and deleted_at is null
         order by id desc
         limit ${limit + 1}`
@@ -82,18 +82,12 @@ Bun.serve({
       const input = noteInput(raw)
       if (typeof input === 'string') return badRequest(input)
       const now = new Date().toISOString()
+      const id = Bun.randomUUIDv7()
+      // the server's statement, written the same way (columns spelled out, not sql(object))
       const [row] = await sql<NoteRow[]>`
-        insert into notes ${sql({
-          id: Bun.randomUUIDv7(),
-          owner_id: ownerId,
-          title: input.title,
-          body: input.body,
-          search_text: `${input.title}\n${input.body}`.toLowerCase(),
-          created_at: now,
-          updated_at: now,
-          version: 1,
-        })}
-        returning *`
+        insert into notes (id, owner_id, title, body, search_text, created_at, updated_at, version)
+        values (${id}, ${ownerId}, ${input.title}, ${input.body}, ${`${input.title}\n${input.body}`.toLowerCase()}, ${now}, ${now}, 1)
+        returning id, owner_id, title, body, created_at, updated_at, version, deleted_at`
       return Response.json(noteJson(row!), { status: 201, headers: { Location: `/api/v1/notes/${row!.id}` } })
     }
     return notFound()

@@ -26,9 +26,10 @@ interface NoteRow {
 }
 
 const userById = db.prepare<{ id: string; disabled: number }, [{ id: string }]>('SELECT * FROM users WHERE id = $id AND deleted_at IS NULL')
-const list = db.prepare<NoteRow, [Record<string, string | number | null>]>(`SELECT * FROM notes WHERE owner_id = $owner_id AND deleted_at IS NULL
-  AND ($cursor IS NULL OR id < $cursor) AND ($q IS NULL OR instr(search_text, $q) > 0)
-  ORDER BY id DESC LIMIT $n`)
+// the server's statement for a first page without a search
+const list = db.prepare<NoteRow, [Record<string, string | number | null>]>(
+  'SELECT id, owner_id, title, body, created_at, updated_at, version, deleted_at FROM notes WHERE owner_id = $owner_id AND deleted_at IS NULL ORDER BY id DESC LIMIT $n',
+)
 const insert = db.prepare<NoteRow, [Record<string, string | number | null>]>(
   'INSERT INTO notes (id, owner_id, title, body, search_text, created_at, updated_at, version, deleted_at) ' +
     'VALUES ($id, $owner_id, $title, $body, $search_text, $created_at, $updated_at, $version, $deleted_at) RETURNING *',
@@ -59,7 +60,7 @@ Bun.serve({
     if (req.method === 'GET') {
       const limit = Number(u.searchParams.get('limit') ?? 20)
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) return badRequest('limit must be 1..100')
-      const rows = list.all({ owner_id: ownerId, cursor: null, q: null, n: limit + 1 })
+      const rows = list.all({ owner_id: ownerId, n: limit + 1 })
       const items = rows.slice(0, limit)
       return Response.json({ items: items.map(noteJson), next_cursor: rows.length > limit ? items[items.length - 1]!.id : null })
     }

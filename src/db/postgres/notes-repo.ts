@@ -34,17 +34,10 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
 
     async create(input) {
       const now = nowIso()
+      // the columns written out, not sql(object): that escapes every column name on every call
       const [row] = await ex.run((sql) => sql<NoteFields[]>`
-        insert into notes ${sql({
-          id: input.id,
-          owner_id: input.ownerId,
-          title: input.title,
-          body: input.body,
-          search_text: noteSearchText(input.title, input.body),
-          created_at: now,
-          updated_at: now,
-          version: 1,
-        })}
+        insert into notes (id, owner_id, title, body, search_text, created_at, updated_at, version)
+        values (${input.id}, ${input.ownerId}, ${input.title}, ${input.body}, ${noteSearchText(input.title, input.body)}, ${now}, ${now}, 1)
         returning id, owner_id, title, body, created_at, updated_at, version, deleted_at`)
       return written(row!)
     },
