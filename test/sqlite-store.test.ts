@@ -250,6 +250,35 @@ describe('replaceAll', () => {
     expect(await allRows(target)).toEqual(snapshot)
   })
 
+  test('a snapshot given in pages stays out of sight until finish(); abort() forgets it; no staging table is left', async () => {
+    const { s: source } = await populated()
+    const target = await freshStore()
+    await userWithSession(target)
+    const before = await allRows(target)
+    const snapshot = await allRows(source)
+    const stagingTables = () =>
+      (target as unknown as { conn: { db: Database } }).conn.db.query<{ n: number }, []>("SELECT count(*) AS n FROM sqlite_temp_master WHERE name LIKE 'snapshot_%'").get()!.n
+
+    const dropped = target.beginSnapshot()
+    dropped.stage(snapshot.slice(0, 2))
+    expect(await allRows(target)).toEqual(before)
+    dropped.abort()
+    expect(stagingTables()).toBe(0)
+    expect(await allRows(target)).toEqual(before)
+
+    const copy = target.beginSnapshot()
+    // one row per page, children before parents: only the swap checks the foreign keys
+    for (const row of [...snapshot].reverse()) {
+      copy.stage([row])
+      expect(await allRows(target)).toEqual(before)
+    }
+    // the store keeps serving writes meanwhile; the snapshot replaces them too
+    await target.settings.set('during', 'copy')
+    copy.finish()
+    expect(await allRows(target)).toEqual(snapshot)
+    expect(stagingTables()).toBe(0)
+  })
+
   test('a snapshot the foreign keys reject changes nothing', async () => {
     const { s } = await populated()
     const before = await allRows(s)

@@ -77,28 +77,36 @@ export async function replayOutbox(
   return report
 }
 
-/** Replaces the fallback's rows with PostgreSQL's, atomically on the SQLite side. */
+/**
+ * Replaces the fallback's rows with PostgreSQL's, atomically on the SQLite side. Page by page: only
+ * one page of rows is in memory at a time, whatever the size of the database.
+ */
 export async function copySnapshot(
   primary: PostgresStore,
   fallback: SqliteStore,
   pageSize = 2000,
-): Promise<{ tables: Record<string, number>; rows: RowChange[] }> {
+): Promise<{ tables: Record<string, number> }> {
   const tables: Record<string, number> = {}
-  const rows: RowChange[] = []
-  for (const table of SYNC_TABLES) {
-    let after: string | null = null
-    let count = 0
-    for (;;) {
-      const page: RowChange[] = await primary.exportRows(table, after, pageSize)
-      rows.push(...page)
-      count += page.length
-      if (page.length < pageSize) break
-      after = rowKey(page[page.length - 1]!)
+  const snapshot = fallback.beginSnapshot()
+  try {
+    for (const table of SYNC_TABLES) {
+      let after: string | null = null
+      let count = 0
+      for (;;) {
+        const page: RowChange[] = await primary.exportRows(table, after, pageSize)
+        snapshot.stage(page)
+        count += page.length
+        if (page.length < pageSize) break
+        after = rowKey(page[page.length - 1]!)
+      }
+      tables[table] = count
     }
-    tables[table] = count
+    snapshot.finish()
+  } catch (e) {
+    snapshot.abort()
+    throw e
   }
-  fallback.replaceAll(rows)
-  return { tables, rows }
+  return { tables }
 }
 
 export const rowKey = (change: RowChange): string => (change.table === 'settings' ? change.row.key : change.row.id)

@@ -79,10 +79,36 @@ export function exportRowsNow(conn: SqliteConnection, table: SyncTable, afterKey
   return rows.map((row) => rowToChange(table, row))
 }
 
+// A snapshot of PostgreSQL is staged in TEMP tables shaped like the live ones (this connection's
+// own, kept in a temporary file, never in the database file), page by page, then swapped in by one
+// transaction: replaced whole or not at all, without ever holding every row in memory.
+const staged = (table: SyncTable) => `temp.snapshot_${table}`
+
+export function beginSnapshotNow(conn: SqliteConnection): void {
+  dropSnapshotNow(conn)
+  for (const table of SYNC_TABLES) conn.db.run(`CREATE TEMP TABLE snapshot_${table} AS SELECT * FROM main.${table} WHERE 0`)
+}
+
+export function stageSnapshotNow(conn: SqliteConnection, changes: RowChange[]): void {
+  for (const table of SYNC_TABLES) {
+    const rows = changes.filter((c) => c.table === table)
+    if (rows.length === 0) continue
+    // not conn.stmt: a cached statement would outlive the staging table it names
+    const insert = conn.db.prepare(insertSql(table).replace(`INSERT INTO ${table} `, `INSERT INTO ${staged(table)} `))
+    try {
+      for (const c of rows) insert.run(changeParams(c))
+    } finally {
+      insert.finalize()
+    }
+  }
+}
+
 /** deletes children before parents and inserts parents before children, for the foreign keys */
-export function replaceAllNow(conn: SqliteConnection, changes: RowChange[]): void {
+export function swapInSnapshotNow(conn: SqliteConnection): void {
   for (const table of [...SYNC_TABLES].reverse()) conn.stmt(`DELETE FROM ${table}`).run()
-  const order = (c: RowChange) => SYNC_TABLES.indexOf(c.table)
-  const sorted = changes.map((c, i) => ({ c, i })).sort((a, b) => order(a.c) - order(b.c) || a.i - b.i)
-  for (const { c } of sorted) conn.stmt(insertSql(c.table)).run(changeParams(c))
+  for (const table of SYNC_TABLES) conn.db.run(`INSERT INTO main.${table} SELECT * FROM ${staged(table)}`)
+}
+
+export function dropSnapshotNow(conn: SqliteConnection): void {
+  for (const table of SYNC_TABLES) conn.db.run(`DROP TABLE IF EXISTS ${staged(table)}`)
 }

@@ -33,7 +33,7 @@ import { rootScope, SqliteConnection, type Scope } from './connection.ts'
 import { migrateSqlite, pendingSqliteMigrations } from './migrate.ts'
 import { sqliteNoteRepo } from './note-repo.ts'
 import { SqliteOutbox } from './outbox.ts'
-import { applyChangeNow, exportRowsNow, replaceAllNow } from './replication.ts'
+import { applyChangeNow, beginSnapshotNow, dropSnapshotNow, exportRowsNow, stageSnapshotNow, swapInSnapshotNow } from './replication.ts'
 import { sqliteSessionRepo } from './session-repo.ts'
 import { sqliteSettingsRepo } from './settings-repo.ts'
 import { sqliteUserRepo } from './user-repo.ts'
@@ -146,16 +146,44 @@ export class SqliteStore implements ReplicableStore {
     return this.conn.read(this.scope, () => exportRowsNow(this.conn, table, afterKey, limit))
   }
 
-  /**
-   * Refuses while the outbox holds entries: the snapshot would erase writes PostgreSQL has not
-   * received. Replay (and ack) them first.
-   */
+  /** replaceAll in one call: see beginSnapshot */
   replaceAll(changes: RowChange[]): void {
-    this.conn.writeSync('replacing all rows', () => {
-      if (this.journal.count() > 0)
-        throw new StoreError('conflict', 'the outbox holds writes PostgreSQL has not received; replay them before replacing the data')
-      replaceAllNow(this.conn, changes)
-    })
+    const snapshot = this.beginSnapshot()
+    try {
+      snapshot.stage(changes)
+      snapshot.finish()
+    } catch (e) {
+      snapshot.abort()
+      throw e
+    }
+  }
+
+  /**
+   * Replaces every row with a snapshot given in pages, in any order: stage() keeps each page out of
+   * sight (and out of memory), finish() swaps them all in at once — all or nothing, the foreign keys
+   * checked — and abort() forgets them. The store keeps serving its current rows meanwhile.
+   * finish() refuses while the outbox holds entries: the snapshot would erase writes PostgreSQL has
+   * not received. Replay (and ack) them first.
+   */
+  beginSnapshot(): { stage(changes: RowChange[]): void; finish(): void; abort(): void } {
+    this.conn.writeSync('starting a snapshot', () => beginSnapshotNow(this.conn))
+    return {
+      stage: (changes) => this.conn.writeSync('staging a snapshot', () => stageSnapshotNow(this.conn, changes)),
+      finish: () =>
+        this.conn.writeSync('replacing all rows', () => {
+          if (this.journal.count() > 0)
+            throw new StoreError('conflict', 'the outbox holds writes PostgreSQL has not received; replay them before replacing the data')
+          swapInSnapshotNow(this.conn)
+          dropSnapshotNow(this.conn)
+        }),
+      abort: () => {
+        try {
+          this.conn.writeSync('dropping a snapshot', () => dropSnapshotNow(this.conn))
+        } catch {
+          // closed or busy: TEMP tables go with the connection anyway
+        }
+      },
+    }
   }
 
   /** when on, every row a write produces is also appended to the outbox, in the write's transaction */
