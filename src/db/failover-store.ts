@@ -28,20 +28,11 @@ import {
 } from './store.ts'
 import { copySnapshot, replayOutbox, ReplayPace, type ReplayReport } from './sync.ts'
 import { WriteGate } from './write-gate.ts'
+import type { OpenedStores } from './open.ts'
 
-export interface FailoverStoreOptions {
-  /** null when none is configured or its URL is unusable */
-  primary: PostgresStore | null
-  primaryConfigured: boolean
-  /** did the boot check reach it */
-  primaryUp: boolean
-  /** redacted one-line reason when it is not up */
-  primaryError: string | null
-  fallback: SqliteStore
-  /** false when an in-memory SQLite stands in for an unwritable file */
-  fallbackPersistent: boolean
-  /** opens a new, empty fallback at the same place (used by cleanup) */
-  reopenFallback?: () => SqliteStore
+/** What openStores found (reopenFallback may be left out: then cleanup cannot reopen), and how to run. */
+export interface FailoverStoreOptions extends Omit<OpenedStores, 'reopenFallback'> {
+  reopenFallback?: OpenedStores['reopenFallback']
   logger: Logger
   probeIntervalMs: number
   /** default 1000 */
