@@ -13,6 +13,7 @@ import { configRoutes } from './routes/config.ts'
 import { fallbackAdminRoutes } from './routes/fallback-admin.ts'
 import { isStoreError } from './db/store.ts'
 import { createAccessTokenVerifier } from './auth/tokens.ts'
+import { createPasswordService } from './auth/password.ts'
 import { isProbe, logRequest, PROBE_SECURITY_HEADERS, requestIds, SECURITY_HEADERS } from './http-frame.ts'
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -22,6 +23,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // every response carries them, errors included (onError answers inside this middleware's next()).
   const nextRequestId = requestIds()
   const verifyAccessToken = createAccessTokenVerifier(deps.jwtSecret)
+  const passwords = createPasswordService(deps.config.auth.bcryptCost)
   app.use(async (c, next) => {
     const startedAt = performance.now()
     const id = nextRequestId(c.req.raw.headers.get('X-Request-Id'))
@@ -54,9 +56,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.route('/health', healthRoutes())
   app.route('/config', configRoutes())
-  app.route('/api/v1/auth', authRoutes())
+  app.route('/api/v1/auth', authRoutes(passwords))
   app.route('/api/v1/notes', notesRoutes())
-  app.route('/api/v1/admin', adminUsersRoutes())
+  app.route('/api/v1/admin', adminUsersRoutes(passwords))
   app.route('/api/v1/sqlite-fallback', fallbackAdminRoutes())
 
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404))

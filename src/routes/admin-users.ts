@@ -5,7 +5,7 @@ import type { AppEnv } from '../app-env.ts'
 import { recordAudit } from '../auth/audit.ts'
 import { clientIp } from '../auth/client-ip.ts'
 import { requireAuth, requireRole } from '../auth/guard.ts'
-import { createPasswordService, type PasswordService } from '../auth/password.ts'
+import type { PasswordService } from '../auth/password.ts'
 import { newId, type AuditEvent, type UserPatch } from '../db/store.ts'
 import { AppError } from '../errors.ts'
 import { jsonBody, params, query } from '../validation.ts'
@@ -31,10 +31,8 @@ const auditJson = (e: AuditEvent) => ({
 
 const userNotFound = () => new AppError('not_found', 'user not found')
 
-export function adminUsersRoutes(): Hono<AppEnv> {
+export function adminUsersRoutes(passwords: PasswordService): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
-  let passwordService: PasswordService | null = null
-  const passwords = (cost: number) => (passwordService ??= createPasswordService(cost))
 
   app.use(requireAuth, requireRole('admin'))
 
@@ -53,7 +51,7 @@ export function adminUsersRoutes(): Hono<AppEnv> {
       email: body.email,
       name: body.name ?? null,
       role: body.role ?? 'user',
-      passwordHash: await passwords(deps.config.auth.bcryptCost).hash(body.password),
+      passwordHash: await passwords.hash(body.password),
     })
     await recordAudit(deps, {
       action: 'admin.user_created',
@@ -82,7 +80,7 @@ export function adminUsersRoutes(): Hono<AppEnv> {
     }
     const before = await deps.store.users.getById(id)
     if (!before) throw userNotFound()
-    const passwordHash = body.password === undefined ? null : await passwords(deps.config.auth.bcryptCost).hash(body.password)
+    const passwordHash = body.password === undefined ? null : await passwords.hash(body.password)
     const patch: UserPatch = {}
     if (body.name !== undefined) patch.name = body.name
     if (body.role !== undefined) patch.role = body.role

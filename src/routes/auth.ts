@@ -6,7 +6,7 @@ import type { AppDeps, AppEnv } from '../app-env.ts'
 import { recordAudit } from '../auth/audit.ts'
 import { clientIp } from '../auth/client-ip.ts'
 import { requireAuth } from '../auth/guard.ts'
-import { createPasswordService, newPasswordProblem, PASSWORD_MAX_BYTES, utf8Length, type PasswordService } from '../auth/password.ts'
+import { newPasswordProblem, PASSWORD_MAX_BYTES, utf8Length, type PasswordService } from '../auth/password.ts'
 import { LoginRateLimiter } from '../auth/rate-limit.ts'
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken, signAccessToken } from '../auth/tokens.ts'
 import { newId, type User } from '../db/store.ts'
@@ -72,17 +72,14 @@ const passwordBody = z.strictObject({ current_password: passwordField, new_passw
 const invalidCredentials = () => new AppError('invalid_credentials', 'email or password is incorrect')
 const unauthorized = (message: string) => new AppError('unauthorized', message)
 
-/** Per-app state: the password service (with its dummy hash) and the login rate limiter. */
+/** Per-app state: the login rate limiter, made on first use from the app's config. */
 interface AuthState {
-  passwords(deps: AppDeps): PasswordService
   limiter(deps: AppDeps): LoginRateLimiter
 }
 
 function createAuthState(): AuthState {
-  let passwords: PasswordService | null = null
   let limiter: LoginRateLimiter | null = null
   return {
-    passwords: (deps) => (passwords ??= createPasswordService(deps.config.auth.bcryptCost)),
     limiter: (deps) =>
       (limiter ??= new LoginRateLimiter({
         maxFailures: deps.config.auth.loginMaxFailures,
@@ -139,7 +136,8 @@ async function optionalLogoutBody(c: Context<AppEnv>): Promise<z.infer<typeof lo
   return parsed.data
 }
 
-export function authRoutes(): Hono<AppEnv> {
+/** `passwords`: the app's one password service (its dummy hash keeps unknown-email logins as slow as others). */
+export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   const state = createAuthState()
 
@@ -157,7 +155,7 @@ export function authRoutes(): Hono<AppEnv> {
       email: body.email,
       name: body.name ?? null,
       role: 'user',
-      passwordHash: await state.passwords(deps).hash(body.password),
+      passwordHash: await passwords.hash(body.password),
     })
     await recordAudit(deps, { action: 'auth.register', actorId: user.id, targetId: user.id, ip: clientIp(c, deps.config.auth.trustProxy) })
     return c.json({ user: userJson(user) }, 201)
@@ -176,7 +174,6 @@ export function authRoutes(): Hono<AppEnv> {
     const lockedOut = limiter.fail(key)
 
     const user = await deps.store.users.getByEmail(email)
-    const passwords = state.passwords(deps)
     // Unknown emails cost one bcrypt check too, so response time does not reveal which emails exist.
     const matches = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyUnknown(password)
     if (!user || !matches || user.disabled) {
@@ -272,7 +269,6 @@ export function authRoutes(): Hono<AppEnv> {
     const wait = limiter.retryAfterS(key)
     if (wait > 0) throw rateLimited(wait)
     limiter.fail(key)
-    const passwords = state.passwords(deps)
     if (!(await passwords.verify(current_password, user.passwordHash))) {
       await recordAudit(deps, { action: 'auth.login_failed', actorId: user.id, targetId: user.id, ip, details: { email: user.email, reason: 'wrong_current_password' } })
       throw new AppError('invalid_credentials', 'the current password is incorrect', [{ field: 'current_password', message: 'is incorrect' }])
