@@ -8,6 +8,7 @@ import { checkCursor, isUuid, pageOf } from './uuid.ts'
  * which is about half of a note's bytes (it is derived from title and body wherever it is stored).
  */
 type NoteFields = Omit<NoteRow, 'search_text'>
+const NOTE_COLUMNS = 'id, owner_id, title, body, created_at, updated_at, version, deleted_at'
 
 const notFound = () => new StoreError('not_found', 'note not found')
 
@@ -25,7 +26,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
   const get = async (ownerId: string, id: string): Promise<Note | null> => {
     if (!isUuid(ownerId) || !isUuid(id)) return null
     const [row] = await ex.run((sql) => sql<NoteFields[]>`
-      select id, owner_id, title, body, created_at, updated_at, version, deleted_at from notes where id = ${id} and owner_id = ${ownerId} and deleted_at is null`)
+      select ${sql.unsafe(NOTE_COLUMNS)} from notes where id = ${id} and owner_id = ${ownerId} and deleted_at is null`)
     return row ? toNote(row) : null
   }
 
@@ -38,7 +39,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
       const [row] = await ex.run((sql) => sql<NoteFields[]>`
         insert into notes (id, owner_id, title, body, search_text, created_at, updated_at, version)
         values (${input.id}, ${input.ownerId}, ${input.title}, ${input.body}, ${noteSearchText(input.title, input.body)}, ${now}, ${now}, 1)
-        returning id, owner_id, title, body, created_at, updated_at, version, deleted_at`)
+        returning ${sql.unsafe(NOTE_COLUMNS)}`)
       return written(row!)
     },
 
@@ -47,7 +48,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
       if (!isUuid(ownerId)) return { items: [], nextCursor: null }
       const needle = q ? q.toLowerCase() : null
       const rows = await ex.run((sql) => sql<NoteFields[]>`
-        select id, owner_id, title, body, created_at, updated_at, version, deleted_at from notes
+        select ${sql.unsafe(NOTE_COLUMNS)} from notes
         where owner_id = ${ownerId} and deleted_at is null
           ${before ? sql`and id < ${before}` : sql``}
           ${needle ? sql`and strpos(search_text, ${needle}) > 0` : sql``}
@@ -67,7 +68,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
           set title = ${title}, body = ${body}, search_text = ${noteSearchText(title, body)},
               updated_at = ${nowIso()}, version = version + 1
           where id = ${id} and owner_id = ${ownerId} and deleted_at is null and version = ${current.version}
-          returning id, owner_id, title, body, created_at, updated_at, version, deleted_at`)
+          returning ${sql.unsafe(NOTE_COLUMNS)}`)
         if (row) return written(row)
       }
       throw new StoreError('conflict', 'the note is being changed concurrently; retry')
@@ -79,7 +80,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
       const [row] = await ex.run((sql) => sql<NoteFields[]>`
         update notes set deleted_at = ${now}, updated_at = ${now}, version = version + 1
         where id = ${id} and owner_id = ${ownerId} and deleted_at is null
-        returning id, owner_id, title, body, created_at, updated_at, version, deleted_at`)
+        returning ${sql.unsafe(NOTE_COLUMNS)}`)
       if (!row) throw notFound()
       written(row)
     },
