@@ -6,7 +6,7 @@
 //   POST /api/v1/notes   insert into notes (<columns>) values (...) returning <note columns>  → 201 note
 //   GET  /health         the health baseline's JSON (for the mixed load of the memory figure)
 import postgres from 'postgres'
-import { badRequest, bearer, healthBody, hs256Verifier, listenPort, notFound, noteInput, unauthorized } from '../lib/raw-http.ts'
+import { bearer, healthBody, hs256Verifier, listenPort, notFound, pageLimit, pageResponse, readNote, unauthorized } from '../lib/raw-http.ts'
 
 const url = process.env.DATABASE_URL
 const secret = process.env.JWT_SECRET
@@ -62,25 +62,18 @@ Bun.serve({
     const ownerId = await userOf(req)
     if (!ownerId) return unauthorized()
     if (req.method === 'GET') {
-      const limit = Number(u.searchParams.get('limit') ?? 20)
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return badRequest('limit must be 1..100')
+      const limit = pageLimit(u)
+      if (limit instanceof Response) return limit
       const rows = await sql<NoteRow[]>`
         select id, owner_id, title, body, created_at, updated_at, version, deleted_at from notes
         where owner_id = ${ownerId} and deleted_at is null
         order by id desc
         limit ${limit + 1}`
-      const items = rows.slice(0, limit)
-      return Response.json({ items: items.map(noteJson), next_cursor: rows.length > limit ? items[items.length - 1]!.id : null })
+      return pageResponse(rows, limit, noteJson)
     }
     if (req.method === 'POST') {
-      let raw: unknown
-      try {
-        raw = await req.json()
-      } catch {
-        return badRequest('malformed JSON')
-      }
-      const input = noteInput(raw)
-      if (typeof input === 'string') return badRequest(input)
+      const input = await readNote(req)
+      if (input instanceof Response) return input
       const now = new Date().toISOString()
       const id = Bun.randomUUIDv7()
       // the server's statement, written the same way (columns spelled out, not sql(object))

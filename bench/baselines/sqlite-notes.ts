@@ -3,7 +3,7 @@
 // then the note statement — the same SQL text, prepared once, the same pragmas (WAL, synchronous
 // NORMAL, foreign keys, busy timeout), writes in BEGIN IMMEDIATE — on the server's own database file.
 import { Database } from 'bun:sqlite'
-import { badRequest, bearer, hs256Verifier, listenPort, notFound, noteInput, unauthorized } from '../lib/raw-http.ts'
+import { bearer, hs256Verifier, listenPort, notFound, pageLimit, pageResponse, readNote, unauthorized } from '../lib/raw-http.ts'
 
 const path = process.env.SQLITE_PATH
 const secret = process.env.JWT_SECRET
@@ -58,21 +58,14 @@ Bun.serve({
     const ownerId = await userOf(req)
     if (!ownerId) return unauthorized()
     if (req.method === 'GET') {
-      const limit = Number(u.searchParams.get('limit') ?? 20)
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return badRequest('limit must be 1..100')
+      const limit = pageLimit(u)
+      if (limit instanceof Response) return limit
       const rows = list.all({ owner_id: ownerId, n: limit + 1 })
-      const items = rows.slice(0, limit)
-      return Response.json({ items: items.map(noteJson), next_cursor: rows.length > limit ? items[items.length - 1]!.id : null })
+      return pageResponse(rows, limit, noteJson)
     }
     if (req.method === 'POST') {
-      let raw: unknown
-      try {
-        raw = await req.json()
-      } catch {
-        return badRequest('malformed JSON')
-      }
-      const input = noteInput(raw)
-      if (typeof input === 'string') return badRequest(input)
+      const input = await readNote(req)
+      if (input instanceof Response) return input
       const now = new Date().toISOString()
       const row = insertTx({
         id: Bun.randomUUIDv7(),

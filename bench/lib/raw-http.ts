@@ -61,13 +61,37 @@ export const notFound = () => Response.json({ error: { code: 'not_found', messag
 export const badRequest = (message: string) => Response.json({ error: { code: 'validation_error', message } }, { status: 400 })
 
 /** A note body as the server accepts it: title 1..200 characters after trim, body up to 1e6. */
-export function noteInput(raw: unknown): { title: string; body: string } | string {
+function noteInput(raw: unknown): { title: string; body: string } | string {
   if (!raw || typeof raw !== 'object') return 'body must be a JSON object'
   const { title, body } = raw as Record<string, unknown>
   if (typeof title !== 'string' || typeof body !== 'string') return 'title and body must be strings'
   const t = title.trim()
   if (t.length < 1 || t.length > 200 || body.length > 1_000_000) return 'title or body out of bounds'
   return { title: t, body }
+}
+
+/** The note a POST sends, or the 400 that answers it. */
+export async function readNote(req: Request): Promise<{ title: string; body: string } | Response> {
+  let raw: unknown
+  try {
+    raw = await req.json()
+  } catch {
+    return badRequest('malformed JSON')
+  }
+  const input = noteInput(raw)
+  return typeof input === 'string' ? badRequest(input) : input
+}
+
+/** The page size a list asks for (default 20), or the 400 that answers it. */
+export function pageLimit(url: URL): number | Response {
+  const limit = Number(url.searchParams.get('limit') ?? 20)
+  return Number.isInteger(limit) && limit >= 1 && limit <= 100 ? limit : badRequest('limit must be 1..100')
+}
+
+/** A page answer from limit + 1 rows: the extra row only says whether there is a next page. */
+export function pageResponse<R extends { id: string }>(rows: R[], limit: number, json: (row: R) => unknown): Response {
+  const items = rows.slice(0, limit)
+  return Response.json({ items: items.map(json), next_cursor: rows.length > limit ? items[items.length - 1]!.id : null })
 }
 
 export const listenPort = (): number => Number(process.env.PORT ?? 0)

@@ -36,6 +36,27 @@ const authed = (r: Running, token: string, path: string, script?: string) => ({
   ...(script ? { script } : {}),
 })
 
+/** note list (20 rows) and note create: this server at warn and at info beside the database's raw baseline */
+async function noteThroughput(
+  ctx: BenchContext,
+  database: 'PostgreSQL' | 'SQLite',
+  p: { server: Running; serverInfo: Running; baseline: Running; token: string; tokenInfo: string },
+): Promise<ThroughputOutcome[]> {
+  const outcomes: ThroughputOutcome[] = []
+  for (const [label, script] of [[`note list (${LIST_ROWS} rows), ${database}`, undefined], [`note create, ${database}`, postJsonScript(NOTE)]] as const) {
+    outcomes.push(
+      await throughput(ctx, {
+        label,
+        minRatio: 0.75,
+        server: authed(p.server, p.token, '/api/v1/notes', script),
+        baseline: authed(p.baseline, p.token, '/api/v1/notes', script),
+        serverInfo: authed(p.serverInfo, p.tokenInfo, '/api/v1/notes', script),
+      }),
+    )
+  }
+  return outcomes
+}
+
 export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databaseUrl: string }): Promise<ThroughputOutcome[]> {
   const repo = ctx.settings.repoRoot
   const running: Running[] = []
@@ -82,25 +103,7 @@ export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databas
         ],
       }),
     )
-    outcomes.push(
-      await throughput(ctx, {
-        label: `note list (${LIST_ROWS} rows), PostgreSQL`,
-        minRatio: 0.75,
-        server: authed(server, token, '/api/v1/notes'),
-        baseline: authed(rawPg, token, '/api/v1/notes'),
-        serverInfo: authed(serverInfo, tokenInfo, '/api/v1/notes'),
-      }),
-    )
-    const post = postJsonScript(NOTE)
-    outcomes.push(
-      await throughput(ctx, {
-        label: 'note create, PostgreSQL',
-        minRatio: 0.75,
-        server: authed(server, token, '/api/v1/notes', post),
-        baseline: authed(rawPg, token, '/api/v1/notes', post),
-        serverInfo: authed(serverInfo, tokenInfo, '/api/v1/notes', post),
-      }),
-    )
+    outcomes.push(...(await noteThroughput(ctx, 'PostgreSQL', { server, serverInfo, baseline: rawPg, token, tokenInfo })))
 
     ctx.log('login burst (PostgreSQL)')
     const rawBun = await start(startBaseline(ctx.procs, repo, 'login', { HASHER: 'bun', LOGIN_PASSWORD: o.account.password, BCRYPT_COST: '10' }))
@@ -135,27 +138,7 @@ export async function sqliteSuite(ctx: BenchContext, o: SuiteInput): Promise<Thr
     await createNotes(serverInfo.baseUrl, tokenInfo, LIST_ROWS)
 
     ctx.log('throughput (SQLite)')
-    const outcomes: ThroughputOutcome[] = []
-    outcomes.push(
-      await throughput(ctx, {
-        label: `note list (${LIST_ROWS} rows), SQLite`,
-        minRatio: 0.75,
-        server: authed(server, token, '/api/v1/notes'),
-        baseline: authed(rawSqlite, token, '/api/v1/notes'),
-        serverInfo: authed(serverInfo, tokenInfo, '/api/v1/notes'),
-      }),
-    )
-    const post = postJsonScript(NOTE)
-    outcomes.push(
-      await throughput(ctx, {
-        label: 'note create, SQLite',
-        minRatio: 0.75,
-        server: authed(server, token, '/api/v1/notes', post),
-        baseline: authed(rawSqlite, token, '/api/v1/notes', post),
-        serverInfo: authed(serverInfo, tokenInfo, '/api/v1/notes', post),
-      }),
-    )
-    return outcomes
+    return await noteThroughput(ctx, 'SQLite', { server, serverInfo, baseline: rawSqlite, token, tokenInfo })
   } finally {
     await Promise.all(running.map((r) => r.spawned.stop()))
   }
