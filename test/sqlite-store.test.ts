@@ -256,14 +256,19 @@ describe('replaceAll', () => {
     await userWithSession(target)
     const before = await allRows(target)
     const snapshot = await allRows(source)
-    const stagingTables = () =>
-      (target as unknown as { conn: { db: Database } }).conn.db.query<{ n: number }, []>("SELECT count(*) AS n FROM sqlite_temp_master WHERE name LIKE 'snapshot_%'").get()!.n
+    const db = (target as unknown as { conn: { db: Database } }).conn.db
+    const stagingTables = () => db.query<{ n: number }, []>("SELECT count(*) AS n FROM sqlite_temp_master WHERE name LIKE 'snapshot_%'").get()!.n
+    // 1 = FILE, 2 = MEMORY: staged pages go to a temporary file, savepoints stay in memory otherwise
+    const tempStore = () => db.query<{ temp_store: number }, []>('PRAGMA temp_store').get()!.temp_store
+    expect(tempStore()).toBe(2)
 
     const dropped = target.beginSnapshot()
     dropped.stage(snapshot.slice(0, 2))
+    expect(tempStore()).toBe(1)
     expect(await allRows(target)).toEqual(before)
     dropped.abort()
     expect(stagingTables()).toBe(0)
+    expect(tempStore()).toBe(2)
     expect(await allRows(target)).toEqual(before)
 
     const copy = target.beginSnapshot()
@@ -277,6 +282,7 @@ describe('replaceAll', () => {
     copy.finish()
     expect(await allRows(target)).toEqual(snapshot)
     expect(stagingTables()).toBe(0)
+    expect(tempStore()).toBe(2)
   })
 
   test('a snapshot the foreign keys reject changes nothing', async () => {

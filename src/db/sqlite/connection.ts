@@ -295,6 +295,12 @@ export class SqliteConnection {
     else this.db.run(`PRAGMA synchronous = ${mode}`)
   }
 
+  /** PRAGMA temp_store drops every TEMP table and cannot change inside a transaction: only when idle */
+  setTempStore(mode: 'MEMORY' | 'FILE'): void {
+    this.assertIdle('changing where temporary data is kept')
+    this.db.run(`PRAGMA temp_store = ${mode === 'MEMORY' ? 'MEMORY' : 'FILE'}`)
+  }
+
   close(): void {
     if (this.closed) return
     this.settle()
