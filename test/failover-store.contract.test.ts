@@ -65,6 +65,7 @@ if (ok) {
       parts.delete(store)
       try {
         expect((store as FailoverStore).status().mode).toBe('primary')
+        await (store as FailoverStore).mirrored()
         expect(await allRows(fallback)).toEqual(await allRows(primary))
       } finally {
         await store.close()

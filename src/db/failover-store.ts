@@ -8,6 +8,7 @@
 import { rmSync } from 'node:fs'
 import type { Logger } from 'pino'
 import { backupFallback } from './backup.ts'
+import { Mirror } from './mirror.ts'
 import type { PostgresStore } from './postgres/postgres-store.ts'
 import type { DatabaseRuntime, Mode, ProbeResult, RuntimeStatus, SyncConflict } from './runtime.ts'
 import type { SqliteStore } from './sqlite/sqlite-store.ts'
@@ -95,6 +96,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private readonly inFlight = new Map<(err: StoreError) => void, number>()
   private recovery: Promise<void> | null = null
   private copying: RowChange[] | null = null
+  private readonly mirror: Mirror
   private recopyWanted = false
   private timer: ReturnType<typeof setTimeout> | null = null
   private probing = false
@@ -108,6 +110,14 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.primaryStatus = !opts.primaryConfigured ? 'unconfigured' : opts.primaryUp && opts.primary ? 'up' : 'down'
     this.primaryError = opts.primaryError
     this.mode = this.primaryStatus === 'up' ? 'primary' : 'fallback'
+    this.mirror = new Mirror({
+      apply: (changes) => this.fallback.applyMirrored(changes),
+      failed: (err) => {
+        // A mirror that missed a row is no longer a faithful copy: copy it whole again.
+        this.log.warn({ event: 'mirror_failed', reason: errorLine(err) }, 'mirroring a write into SQLite failed; a full re-copy is scheduled')
+        this.recopyWanted = true
+      },
+    })
     this.users = this.routed('users')
     this.sessions = this.routed('sessions')
     this.notes = this.routed('notes')
@@ -183,7 +193,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
         const changes: RowChange[] = []
         try {
           const result = await this.onPrimary(run(this.primary.withChangeSink((c) => changes.push(c))))
-          await this.mirror(changes)
+          this.copying?.push(...changes)
+          this.mirror.add(changes)
           return result
         } catch (err) {
           if (!isStoreError(err, 'unavailable')) throw err
@@ -206,16 +217,9 @@ export class FailoverStore implements Store, DatabaseRuntime {
     })
   }
 
-  private async mirror(changes: RowChange[]): Promise<void> {
-    if (changes.length === 0) return
-    this.copying?.push(...changes)
-    try {
-      await this.fallback.applyChanges(changes)
-    } catch (err) {
-      // A mirror that missed a row is no longer a faithful copy: copy it whole again.
-      this.log.warn({ event: 'mirror_failed', reason: errorLine(err) }, 'mirroring a write into SQLite failed; a full re-copy is scheduled')
-      this.recopyWanted = true
-    }
+  /** resolves once every row PostgreSQL committed so far is in SQLite (see Mirror) */
+  mirrored(): Promise<void> {
+    return this.mirror.flush()
   }
 
   // ---- Store ----
@@ -238,6 +242,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.closed = true
     if (this.timer) clearTimeout(this.timer)
     await this.recovery?.catch(() => undefined)
+    await this.mirror.flush()
     await this.primary?.close().catch(() => undefined)
     try {
       this.fallback.checkpoint()
@@ -253,6 +258,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.primaryError = cause === 'manual' ? this.primaryError : reason
     if (cause !== 'manual') this.primaryStatus = 'down'
     if (this.mode !== 'primary') return
+    // Before anything else reaches SQLite: what PostgreSQL committed is read from there from now on.
+    void this.mirror.flush()
     this.mode = 'fallback'
     this.successes = 0
     this.lastFailoverAt = nowIso()
@@ -373,7 +380,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.copying = []
     try {
       const { tables } = await copySnapshot(primary, this.fallback)
-      await this.fallback.applyChanges(this.copying)
+      await this.fallback.applyMirrored(this.copying)
       this.recopyWanted = false
       return { tables, duration_ms: Math.round(performance.now() - started) }
     } finally {
@@ -524,6 +531,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   }
 
   async backup(): Promise<{ file: string; size_bytes: number; created_at: string }> {
+    await this.mirror.flush()
     return backupFallback(this.fallback, this.opts.backup.dir, this.opts.backup.keep)
   }
 
@@ -535,6 +543,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     await this.gate.pause()
     try {
       const old = this.fallback
+      await this.mirror.flush()
       await old.close()
       if (old.path !== ':memory:') for (const suffix of ['', '-wal', '-shm']) rmSync(old.path + suffix, { force: true })
       this.fallback = reopen()

@@ -34,6 +34,11 @@ interface HeldLock {
   outer: HeldLock | null
 }
 
+export interface WriteOptions {
+  /** false: never journaled, even while journaling is on (rows that came from PostgreSQL) */
+  journal?: boolean
+}
+
 /** the writers of one group commit: settled when its COMMIT is done or has failed */
 interface Group {
   committed: Promise<void>
@@ -137,19 +142,20 @@ export class SqliteConnection {
    * rolled-back rows never reach a sink. Outside one, the write joins the group commit and resolves
    * once that COMMIT is done: acknowledged means committed, as before.
    */
-  async write<T>(scope: Scope, body: (emit: Emit) => T, hints?: ErrorHints): Promise<T> {
-    if (scope.depth > 0) return this.locked(scope, () => mapErrors(() => this.inTx(() => this.runWrite(scope, body)) as T, hints))
+  async write<T>(scope: Scope, body: (emit: Emit) => T, hints?: ErrorHints, opts: WriteOptions = {}): Promise<T> {
+    const journal = opts.journal ?? true
+    if (scope.depth > 0) return this.locked(scope, () => mapErrors(() => this.inTx(() => this.runWrite(scope, body, journal)) as T, hints))
     // The lock is held only while the write runs, not until its COMMIT, so the next write can join.
-    const { result, committed } = await this.locked(scope, () => mapErrors(() => this.writeInGroup(scope, body), hints))
+    const { result, committed } = await this.locked(scope, () => mapErrors(() => this.writeInGroup(scope, body, journal), hints))
     await committed
     return result
   }
 
-  private runWrite<T>(scope: Scope, body: (emit: Emit) => T): T {
+  private runWrite<T>(scope: Scope, body: (emit: Emit) => T, journal: boolean): T {
     const changes: RowChange[] = []
     const result = body((change) => {
       changes.push(change)
-      if (this.journaling) this.appendOutbox(change)
+      if (journal && this.journaling) this.appendOutbox(change)
     })
     if (scope.pending) scope.pending.push(...changes)
     else if (scope.sink) for (const c of changes) scope.sink(c)
@@ -164,11 +170,11 @@ export class SqliteConnection {
    * COMMIT (disk full, I/O error) could then take back what they saw, and every writer of the group
    * gets that error.
    */
-  private writeInGroup<T>(scope: Scope, body: (emit: Emit) => T): { result: T; committed: Promise<void> } {
+  private writeInGroup<T>(scope: Scope, body: (emit: Emit) => T, journal: boolean): { result: T; committed: Promise<void> } {
     const group = this.group ?? this.openGroup()
     this.groupWriteRunning = true
     try {
-      return { result: this.inTx(() => this.runWrite(scope, body)) as T, committed: group.committed }
+      return { result: this.inTx(() => this.runWrite(scope, body, journal)) as T, committed: group.committed }
     } catch (e) {
       // Some errors make SQLite roll back the whole transaction: the group's earlier writes are gone too.
       if (!this.db.inTransaction && this.group === group) this.endGroup(group, e)

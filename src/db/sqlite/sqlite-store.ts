@@ -140,11 +140,17 @@ export class SqliteStore implements ReplicableStore {
     })
   }
 
-  /** several changes in one write: one savepoint, one place in the group commit */
-  applyChanges(changes: RowChange[]): Promise<ApplyOutcome[]> {
-    return this.conn.write(this.scope, (emit) => changes.map((change) => applyChangeNow(this.conn, change, emit)), {
-      foreignKey: 'the row refers to a parent row that does not exist',
-    })
+  /**
+   * Rows PostgreSQL has committed (the mirror), applied like applyChange in one write: one savepoint,
+   * one place in the group commit. Never journaled, whatever the mode: PostgreSQL has them already.
+   */
+  applyMirrored(changes: RowChange[]): Promise<ApplyOutcome[]> {
+    return this.conn.write(
+      this.scope,
+      (emit) => changes.map((change) => applyChangeNow(this.conn, change, emit)),
+      { foreignKey: 'the row refers to a parent row that does not exist' },
+      { journal: false },
+    )
   }
 
   exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {

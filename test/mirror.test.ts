@@ -1,0 +1,129 @@
+// The mirror copies what PostgreSQL commits into SQLite a few milliseconds later, many rows per
+// SQLite write. What must hold: rows reach SQLite in commit order, nothing is journaled, a failed
+// batch is reported, and a failover sees every row PostgreSQL acknowledged before it.
+import { afterAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { FailoverStore } from '../src/db/failover-store.ts'
+import { Mirror, MIRROR_BATCH_MAX } from '../src/db/mirror.ts'
+import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
+import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
+import { newId, type RowChange } from '../src/db/store.ts'
+import { createTestDatabase, pgAvailable, requirePostgres } from './helpers/pg.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'mirror-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const setting = (key: string): RowChange => ({ table: 'settings', row: { key, value: key, updatedAt: '2026-01-01T00:00:00.000Z', version: 1 } })
+
+function recorder(opts: { failWith?: Error } = {}) {
+  const batches: string[][] = []
+  const failures: unknown[] = []
+  const mirror = new Mirror({
+    apply: async (changes) => {
+      batches.push(changes.map((c) => (c.table === 'settings' ? c.row.key : '?')))
+      if (opts.failWith) throw opts.failWith
+    },
+    failed: (err) => failures.push(err),
+    delayMs: 20,
+  })
+  return { mirror, batches, failures }
+}
+
+describe('Mirror', () => {
+  test('rows wait for the delay, then go to SQLite together, in the order they came', async () => {
+    const { mirror, batches } = recorder()
+    mirror.add([setting('a')])
+    mirror.add([setting('b'), setting('c')])
+    expect(batches).toEqual([])
+    await Bun.sleep(40)
+    expect(batches).toEqual([['a', 'b', 'c']])
+  })
+
+  test('flush() applies what is pending at once and resolves when it is applied', async () => {
+    const { mirror, batches } = recorder()
+    mirror.add([setting('a')])
+    await mirror.flush()
+    expect(batches).toEqual([['a']])
+    // nothing pending: resolves with the last batch, applies nothing more
+    await mirror.flush()
+    await Bun.sleep(40)
+    expect(batches).toEqual([['a']])
+  })
+
+  test(`${MIRROR_BATCH_MAX} rows are applied without waiting for the delay`, () => {
+    const { mirror, batches } = recorder()
+    mirror.add(Array.from({ length: MIRROR_BATCH_MAX }, (_, i) => setting(`k${i}`)))
+    expect(batches).toHaveLength(1)
+    expect(batches[0]).toHaveLength(MIRROR_BATCH_MAX)
+  })
+
+  test('a batch that fails is reported, and flush() still resolves', async () => {
+    const boom = new Error('disk full')
+    const { mirror, failures } = recorder({ failWith: boom })
+    mirror.add([setting('a')])
+    await mirror.flush()
+    expect(failures).toEqual([boom])
+  })
+})
+
+const ok = requirePostgres(await pgAvailable(), 'mirror (FailoverStore on PostgreSQL)')
+describe.if(ok)('the mirror of a FailoverStore', () => {
+  async function open() {
+    const db = await createTestDatabase('mirror')
+    const primary = new PostgresStore({ url: db.url, poolSize: 4, connectTimeoutS: 5, statementTimeoutMs: 15_000, sslmode: 'disable' })
+    const fallback = new SqliteStore({ path: join(dir, `${newId()}.db`), busyTimeoutS: 5 })
+    const store = new FailoverStore({
+      primary,
+      primaryConfigured: true,
+      primaryUp: true,
+      primaryError: null,
+      fallback,
+      fallbackPersistent: true,
+      logger: pino({ level: 'silent' }),
+      probeIntervalMs: 60_000,
+      autoFailback: false,
+      backup: { dir: join(dir, 'backups'), keep: 1 },
+    })
+    await store.init()
+    return { store, fallback, close: async () => (await store.close(), await db.drop()) }
+  }
+
+  test('a failover right after a write on PostgreSQL still reads that write on SQLite, and the mirrored rows are not journaled', async () => {
+    const { store, fallback, close } = await open()
+    try {
+      const user = await store.users.create({ id: newId(), email: `m-${newId()}@example.com`, name: 'M', passwordHash: 'x', role: 'user' })
+      const note = await store.notes.create({ id: newId(), ownerId: user.id, title: 'just written', body: 'on PostgreSQL' })
+      // at once, inside the mirror's delay: the rows are not in SQLite yet
+      await store.switchToFallback()
+      expect(store.status().activeKind).toBe('sqlite')
+      expect(await store.notes.get(user.id, note.id)).toEqual(note)
+      // only the failover's own audit event waits for replay, not the mirrored rows
+      expect(fallback.outbox.peek(100).map((e) => e.change.table)).toEqual(['audit'])
+    } finally {
+      await close()
+    }
+  })
+
+  test('close() applies what is pending before closing SQLite', async () => {
+    const { store, close } = await open()
+    const path = store.status().fallback.path
+    let noteId = ''
+    let userId = ''
+    try {
+      const user = await store.users.create({ id: newId(), email: `m-${newId()}@example.com`, name: 'M', passwordHash: 'x', role: 'user' })
+      userId = user.id
+      noteId = (await store.notes.create({ id: newId(), ownerId: user.id, title: 'last', body: 'before close' })).id
+    } finally {
+      await close()
+    }
+    const reopened = new SqliteStore({ path, busyTimeoutS: 5 })
+    try {
+      expect((await reopened.notes.get(userId, noteId))?.title).toBe('last')
+    } finally {
+      reopened.close()
+    }
+  })
+})
