@@ -1,11 +1,12 @@
 // The mirror: every row PostgreSQL commits is copied into SQLite, so that the fallback is warm when
 // PostgreSQL goes away. The copy is not part of the write the client waits for: rows are gathered
-// for a few milliseconds and applied in one SQLite write, so one BEGIN/COMMIT serves many of them
-// (a transaction per request was the largest cost of a write on PostgreSQL, see bench/RESULTS.md).
+// for a few milliseconds and applied in one SQLite write, so one transaction serves many of them.
+// Measured on a file database: a mirrored note costs 12 µs of CPU in batches of 16 and 6-7 µs in
+// batches of 64 or more; under load (3,500 note creates/s) 20 ms gather about 70.
 import type { RowChange } from './store.ts'
 
 /** how long a mirrored row may wait for others to share its SQLite transaction */
-export const MIRROR_DELAY_MS = 5
+export const MIRROR_DELAY_MS = 20
 /** rows that are applied at once instead of waiting out the delay */
 export const MIRROR_BATCH_MAX = 500
 

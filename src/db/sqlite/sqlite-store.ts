@@ -81,8 +81,9 @@ function open(path: string, busyTimeoutS: number): Database {
     db.run('PRAGMA synchronous = NORMAL')
     // Every write of a group commit runs in a savepoint, and a savepoint keeps what it may have to
     // undo in a sub-journal: a temporary file by default, opened, written and deleted for each group.
-    // In memory, a small write costs half the CPU (bench/RESULTS.md). A snapshot copy switches to a
-    // file while it stages a whole database (beginSnapshot).
+    // In memory, a mirrored note in a group of 16 costs 12 µs of CPU instead of 22 (strace: 4.8
+    // pwrite and an open/close per row before). A snapshot copy switches to a file while it stages
+    // a whole database (beginSnapshot).
     db.run('PRAGMA temp_store = MEMORY')
     return db
   } catch (e) {
