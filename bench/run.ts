@@ -3,7 +3,8 @@
 // database it creates is dropped, also on Ctrl-C or an error.
 //
 //   BENCH_QUICK=1          smoke run (1-2 s per figure); prints, writes only to BENCH_OUTPUT if set
-//   BENCH_DURATION_S       seconds per measured wrk run (default 8)
+//   BENCH_DURATION_S       seconds per measured wrk run (default 2)
+//   BENCH_ROUNDS           interleaved rounds of each throughput figure (default 7)
 //   BENCH_LOAD_S           seconds of mixed load before the "after load" memory figure (default 60)
 //   BENCH_DATABASE_URL     PostgreSQL to create the bench database in (default postgres://postgres@127.0.0.1:5432/postgres)
 //   BENCH_OUTPUT           where to write the results (default bench/RESULTS.md)
@@ -131,11 +132,11 @@ What the raw baselines do (\`bench/baselines/\`, plain \`Bun.serve\`, no framewo
 
 They do not do what the framework and the design add: request id, security headers, body limit, zod
 validation, the per-request log line, the error frame, the write gate and failover routing — and on PostgreSQL,
-the server's mirror write of every created note into SQLite. That difference is what the ratio measures. One thing
-the server does that the baselines do not: SQLite writes made in the same event-loop turn share one COMMIT (group
-commit; each write is still acknowledged only after its COMMIT), where the SQLite baseline commits each insert on
-its own. That is why the server's SQLite create can beat its baseline, and what keeps the PostgreSQL create's
-mirror write cheap.
+the server's mirror write of every created note into SQLite (gathered for 20 ms and applied in one SQLite
+transaction, after the answer). That difference is what the ratio measures. One thing the server does that the
+baselines do not: SQLite writes made in the same event-loop turn share one COMMIT (group commit; each write is
+still acknowledged only after its COMMIT), where the SQLite baseline commits each insert on its own. That is why
+the server's SQLite create can beat its baseline.
 
 ${throughputTable(outcomes)}`,
     })

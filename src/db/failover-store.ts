@@ -213,7 +213,16 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private onPrimary<T>(call: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.inFlight.set(reject, performance.now())
-      call.then(resolve, reject).finally(() => this.inFlight.delete(reject))
+      call.then(
+        (value) => {
+          this.inFlight.delete(reject)
+          resolve(value)
+        },
+        (error: unknown) => {
+          this.inFlight.delete(reject)
+          reject(error)
+        },
+      )
     })
   }
 

@@ -76,9 +76,25 @@ export class Deadline {
  * discard a pool whose socket may be wedged.
  */
 export function withDeadline<T>(work: Deadlined<T>, ms: number, onExpire?: () => void): Promise<T> {
-  const deadline = new Deadline(ms, () => {
-    cancelQuietly(work)
-    onExpire?.()
+  // Every query goes through here: one promise and one timer, not a Deadline and a race.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cancelQuietly(work)
+      try {
+        onExpire?.()
+      } finally {
+        reject(deadlineError(ms))
+      }
+    }, ms)
+    work.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
   })
-  return deadline.race(work)
 }

@@ -24,20 +24,41 @@ export const createRepos = (ex: PgExecutor): Repos => ({
   settings: createSettingsRepo(ex),
 })
 
+/**
+ * A view is made for every write (its sink is that write's), and a write uses one or two of the five
+ * repositories: each is made on first use.
+ */
 export class PgStoreView implements Store {
   readonly kind = 'postgresql' as const
-  readonly users: UserRepo
-  readonly sessions: SessionRepo
-  readonly notes: NoteRepo
-  readonly audit: AuditRepo
-  readonly settings: SettingsRepo
+  #users: UserRepo | null = null
+  #sessions: SessionRepo | null = null
+  #notes: NoteRepo | null = null
+  #audit: AuditRepo | null = null
+  #settings: SettingsRepo | null = null
 
   constructor(
     private readonly ex: PgExecutor,
     private readonly owner: Store,
-  ) {
-    ;({ users: this.users, sessions: this.sessions, notes: this.notes, audit: this.audit, settings: this.settings } =
-      createRepos(ex))
+  ) {}
+
+  get users(): UserRepo {
+    return (this.#users ??= createUserRepo(this.ex))
+  }
+
+  get sessions(): SessionRepo {
+    return (this.#sessions ??= createSessionRepo(this.ex))
+  }
+
+  get notes(): NoteRepo {
+    return (this.#notes ??= createNoteRepo(this.ex))
+  }
+
+  get audit(): AuditRepo {
+    return (this.#audit ??= createAuditRepo(this.ex))
+  }
+
+  get settings(): SettingsRepo {
+    return (this.#settings ??= createSettingsRepo(this.ex))
   }
 
   ping(): Promise<void> {
