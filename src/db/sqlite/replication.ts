@@ -37,30 +37,31 @@ export function incomingWins(stored: RowChange, incoming: RowChange): boolean {
   return i.updatedAt > s.updatedAt
 }
 
-const UPSERT_SQL = Object.fromEntries(
-  SYNC_TABLES.map((table) => {
-    const key = keyColumn(table)
-    const set = COLUMNS[table].filter((c) => c !== key).map((c) => `${c} = excluded.${c}`)
-    return [table, `${insertSql(table)} ON CONFLICT (${key}) DO UPDATE SET ${set.join(', ')}`]
-  }),
-) as Record<SyncTable, string>
+/** per table, built once: the mirror applies every row PostgreSQL commits through these */
+const bySyncTable = (sql: (table: SyncTable) => string) =>
+  Object.fromEntries(SYNC_TABLES.map((table) => [table, sql(table)])) as Record<SyncTable, string>
 
-const upsertSql = (table: SyncTable): string => UPSERT_SQL[table]
+const SELECT_BY_KEY = bySyncTable((table) => `SELECT * FROM ${table} WHERE ${keyColumn(table)} = $key`)
+const UPSERT_SQL = bySyncTable((table) => {
+  const key = keyColumn(table)
+  const set = COLUMNS[table].filter((c) => c !== key).map((c) => `${c} = excluded.${c}`)
+  return `${insertSql(table)} ON CONFLICT (${key}) DO UPDATE SET ${set.join(', ')}`
+})
+const INSERT_AUDIT_IF_NEW = `${insertSql('audit')} ON CONFLICT (id) DO NOTHING`
 
 /** runs inside the caller's write transaction; emits the row when it was written */
 export function applyChangeNow(conn: SqliteConnection, change: RowChange, emit: Emit): ApplyOutcome {
   const { table } = change
   if (table === 'audit') {
-    const { changes } = conn.stmt(`${insertSql('audit')} ON CONFLICT (id) DO NOTHING`).run(changeParams(change))
+    const { changes } = conn.stmt(INSERT_AUDIT_IF_NEW).run(changeParams(change))
     if (changes === 0) return 'stale'
     emit(change)
     return 'applied'
   }
-  const key = keyColumn(table)
-  const current = conn.stmt(`SELECT * FROM ${table} WHERE ${key} = $key`).get({ key: changeKey(change) })
+  const current = conn.stmt(SELECT_BY_KEY[table]).get({ key: changeKey(change) })
   if (current && !incomingWins(rowToChange(table, current), change)) return 'stale'
   try {
-    conn.stmt(upsertSql(table)).run(changeParams(change))
+    conn.stmt(UPSERT_SQL[table]).run(changeParams(change))
   } catch (e) {
     // A failed statement changes nothing, so the transaction around it commits nothing either.
     if (isUniqueViolation(e)) return 'conflict'
