@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pino from 'pino'
 import postgres from 'postgres'
 import { FailoverStore } from '../src/db/failover-store.ts'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
 import { newId } from '../src/db/store.ts'
+import { fallbackIn, quietFailoverOptions } from './helpers/failover-store.ts'
 import { startFaultProxy, type FaultMode, type FaultProxy } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
 
@@ -84,19 +84,16 @@ describe.skipIf(!ok)('FailoverStore under PostgreSQL faults', () => { // skipped
       deadlineMs: 1500,
       sslmode: 'disable',
     })
-    const fallback = new SqliteStore({ path: join(dir, `${newId()}.db`), busyTimeoutS: 5 })
+    const fallback = fallbackIn(dir)
     const store = new FailoverStore({
+      ...quietFailoverOptions(dir),
       primary,
       primaryConfigured: true,
       primaryUp: true,
       primaryError: null,
       fallback,
-      fallbackPersistent: true,
-      logger: pino({ level: 'silent' }),
       probeIntervalMs: 100,
       probeTimeoutMs: 300,
-      autoFailback: true,
-      backup: { dir: join(dir, 'backups'), keep: 2 },
     })
     await store.init()
     store.startMonitor()

@@ -5,13 +5,11 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pino from 'pino'
-import { FailoverStore } from '../src/db/failover-store.ts'
 import { Mirror, MIRROR_BATCH_MAX } from '../src/db/mirror.ts'
-import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
 import { newId, type RowChange } from '../src/db/store.ts'
-import { createTestDatabase, pgAvailable, requirePostgres } from './helpers/pg.ts'
+import { failoverOnPostgres } from './helpers/failover-store.ts'
+import { pgAvailable, requirePostgres } from './helpers/pg.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'mirror-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -71,28 +69,8 @@ describe('Mirror', () => {
 
 const ok = requirePostgres(await pgAvailable(), 'mirror (FailoverStore on PostgreSQL)')
 describe.if(ok)('the mirror of a FailoverStore', () => {
-  async function open() {
-    const db = await createTestDatabase('mirror')
-    const primary = new PostgresStore({ url: db.url, poolSize: 4, connectTimeoutS: 5, statementTimeoutMs: 15_000, sslmode: 'disable' })
-    const fallback = new SqliteStore({ path: join(dir, `${newId()}.db`), busyTimeoutS: 5 })
-    const store = new FailoverStore({
-      primary,
-      primaryConfigured: true,
-      primaryUp: true,
-      primaryError: null,
-      fallback,
-      fallbackPersistent: true,
-      logger: pino({ level: 'silent' }),
-      probeIntervalMs: 60_000,
-      autoFailback: false,
-      backup: { dir: join(dir, 'backups'), keep: 1 },
-    })
-    await store.init()
-    return { store, fallback, close: async () => (await store.close(), await db.drop()) }
-  }
-
   test('a failover right after a write on PostgreSQL still reads that write on SQLite, and the mirrored rows are not journaled', async () => {
-    const { store, fallback, close } = await open()
+    const { store, fallback, close } = await failoverOnPostgres(dir, 'mirror')
     try {
       const user = await store.users.create({ id: newId(), email: `m-${newId()}@example.com`, name: 'M', passwordHash: 'x', role: 'user' })
       const note = await store.notes.create({ id: newId(), ownerId: user.id, title: 'just written', body: 'on PostgreSQL' })
@@ -108,7 +86,7 @@ describe.if(ok)('the mirror of a FailoverStore', () => {
   })
 
   test('close() applies what is pending before closing SQLite', async () => {
-    const { store, close } = await open()
+    const { store, close } = await failoverOnPostgres(dir, 'mirror')
     const path = store.status().fallback.path
     let noteId = ''
     let userId = ''
