@@ -6,7 +6,7 @@
 //   POST /api/v1/notes   insert into notes (<columns>) values (...) returning <note columns>  → 201 note
 //   GET  /health         the health baseline's JSON (for the mixed load of the memory figure)
 import postgres from 'postgres'
-import { bearer, healthBody, hs256Verifier, listenPort, notFound, pageLimit, pageResponse, readNote, unauthorized } from '../lib/raw-http.ts'
+import { bearerUser, healthBody, hs256Verifier, listenPort, notFound, pageLimit, pageResponse, readNote, unauthorized } from '../lib/raw-http.ts'
 
 const url = process.env.DATABASE_URL
 const secret = process.env.JWT_SECRET
@@ -42,13 +42,10 @@ const noteJson = (n: NoteRow) => ({
   version: n.version,
 })
 
-async function userOf(req: Request): Promise<string | null> {
-  const token = bearer(req)
-  const claims = token ? await verify(token) : null
-  if (!claims) return null
-  const [user] = await sql<{ id: string; disabled: boolean }[]>`select * from users where id = ${claims.sub} and deleted_at is null`
-  return user && !user.disabled ? user.id : null
-}
+const userOf = bearerUser(verify, async (id) => {
+  const [user] = await sql<{ id: string; disabled: boolean }[]>`select * from users where id = ${id} and deleted_at is null`
+  return user
+})
 
 Bun.serve({
   port: listenPort(),

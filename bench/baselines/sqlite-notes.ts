@@ -3,7 +3,7 @@
 // then the note statement — the same SQL text, prepared once, the same pragmas (WAL, synchronous
 // NORMAL, foreign keys, busy timeout), writes in BEGIN IMMEDIATE — on the server's own database file.
 import { Database } from 'bun:sqlite'
-import { bearer, hs256Verifier, listenPort, notFound, pageLimit, pageResponse, readNote, unauthorized } from '../lib/raw-http.ts'
+import { bearerUser, hs256Verifier, listenPort, notFound, pageLimit, pageResponse, readNote, unauthorized } from '../lib/raw-http.ts'
 
 const path = process.env.SQLITE_PATH
 const secret = process.env.JWT_SECRET
@@ -40,13 +40,7 @@ const verify = await hs256Verifier(secret)
 
 const noteJson = (n: NoteRow) => ({ id: n.id, title: n.title, body: n.body, created_at: n.created_at, updated_at: n.updated_at, version: n.version })
 
-async function userOf(req: Request): Promise<string | null> {
-  const token = bearer(req)
-  const claims = token ? await verify(token) : null
-  if (!claims) return null
-  const user = userById.get({ id: claims.sub })
-  return user && !user.disabled ? user.id : null
-}
+const userOf = bearerUser(verify, (id) => userById.get({ id }))
 
 Bun.serve({
   port: listenPort(),

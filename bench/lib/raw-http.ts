@@ -1,5 +1,6 @@
 // What the raw baselines share: HS256 verification with Web Crypto (what hono/jwt uses underneath,
-// minus the framework), the /health body, and the port line. Nothing here is framework code.
+// minus the framework), the bearer-token user check, the /health body, note input and pages, and the
+// port line. Nothing here is framework code.
 
 const encoder = new TextEncoder()
 
@@ -35,6 +36,25 @@ export async function hs256Verifier(secret: string): Promise<(token: string) => 
 export function bearer(req: Request): string | null {
   const h = req.headers.get('authorization')
   return h && h.startsWith('Bearer ') ? h.slice(7).trim() : null
+}
+
+type UserRow = { id: string; disabled: boolean | number }
+
+/**
+ * The id of the live, enabled user whose bearer token comes with a request, or null: what the
+ * server's auth guard checks, with each baseline's own user lookup.
+ */
+export function bearerUser(
+  verify: (token: string) => Promise<RawClaims | null>,
+  findUser: (id: string) => UserRow | null | undefined | Promise<UserRow | null | undefined>,
+): (req: Request) => Promise<string | null> {
+  return async (req) => {
+    const token = bearer(req)
+    const claims = token ? await verify(token) : null
+    if (!claims) return null
+    const user = await findUser(claims.sub)
+    return user && !user.disabled ? user.id : null
+  }
 }
 
 /** The same fields the server's GET /health returns when PostgreSQL is up. */

@@ -27,6 +27,19 @@ async function serverHeaders(url: string): Promise<Record<string, string>> {
   return Object.fromEntries([...res.headers].filter(([k]) => !skip.has(k.toLowerCase())))
 }
 
+/** The processes a suite starts: each kept as it starts, all stopped together at the end. */
+function processGroup() {
+  const running: Running[] = []
+  return {
+    start: async (p: Promise<Running>): Promise<Running> => {
+      const r = await p
+      running.push(r)
+      return r
+    },
+    stopAll: () => Promise.all(running.map((r) => r.spawned.stop())),
+  }
+}
+
 const fallbackFile = (ctx: BenchContext, name: string) => join(ctx.procs.tempDir(name), 'app.db')
 
 const authed = (r: Running, token: string, path: string, script?: string) => ({
@@ -59,12 +72,7 @@ async function noteThroughput(
 
 export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databaseUrl: string }): Promise<ThroughputOutcome[]> {
   const repo = ctx.settings.repoRoot
-  const running: Running[] = []
-  const start = async (p: Promise<Running>) => {
-    const r = await p
-    running.push(r)
-    return r
-  }
+  const { start, stopAll } = processGroup()
   try {
     const common = { databaseUrl: o.databaseUrl, jwtSecret: o.jwtSecret, admin: o.account }
     const server = await start(startServer(ctx.procs, ctx.settings.serverEntry, { ...common, name: 'pg-warn', logLevel: 'warn', fallbackPath: fallbackFile(ctx, 'pg-warn') }))
@@ -113,18 +121,13 @@ export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databas
     await loginBurst(ctx, { server: server.baseUrl, accounts: users, rawBun: rawBun.baseUrl, rawBcryptjs: rawJs.baseUrl, cost: 10 })
     return outcomes
   } finally {
-    await Promise.all(running.map((r) => r.spawned.stop()))
+    await stopAll()
   }
 }
 
 export async function sqliteSuite(ctx: BenchContext, o: SuiteInput): Promise<ThroughputOutcome[]> {
   const repo = ctx.settings.repoRoot
-  const running: Running[] = []
-  const start = async (p: Promise<Running>) => {
-    const r = await p
-    running.push(r)
-    return r
-  }
+  const { start, stopAll } = processGroup()
   try {
     const common = { databaseUrl: null, jwtSecret: o.jwtSecret, admin: o.account }
     const file = fallbackFile(ctx, 'sqlite-warn')
@@ -140,6 +143,6 @@ export async function sqliteSuite(ctx: BenchContext, o: SuiteInput): Promise<Thr
     ctx.log('throughput (SQLite)')
     return await noteThroughput(ctx, 'SQLite', { server, serverInfo, baseline: rawSqlite, token, tokenInfo })
   } finally {
-    await Promise.all(running.map((r) => r.spawned.stop()))
+    await stopAll()
   }
 }
