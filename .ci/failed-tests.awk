@@ -9,6 +9,9 @@ function flush_pending(why) {
   pending = ""
 }
 { sub(/\r$/, "") }
+# Bun ends with a recap of the failures ("3 tests failed:"), without files or errors: already counted.
+/^[0-9]+ tests? failed:$/ { flush_pending("(no error line in the log)"); recap = 1 }
+recap { next }
 pending != "" && /^ *\^ this test timed out/ { line = $0; sub(/^ *\^ */, "", line); flush_pending(line); next }
 pending != "" { flush_pending("(no error line in the log)") }
 /^[^ (].*\.(test|spec)\.(ts|tsx|js|mjs):$/ { file = substr($0, 1, length($0) - 1); err = ""; next }

@@ -1,9 +1,13 @@
-import { afterEach, describe, expect, spyOn, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, spyOn, test } from 'bun:test'
 import { LoginRateLimiter } from '../src/auth/rate-limit.ts'
 import { createAccessTokenVerifier, hashRefreshToken, newRefreshToken, signAccessToken, verifyAccessToken } from '../src/auth/tokens.ts'
 import { JWT_SECRET_SETTING } from '../src/auth/jwt-secret.ts'
 import { newId } from '../src/db/store.ts'
 import { ADMIN, appVariants, call, createUser, login, withAdmin, type TestApp } from './helpers/test-app.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 describe('LoginRateLimiter', () => {
   const make = (max = 3, windowMs = 60_000, maxKeys?: number) => {

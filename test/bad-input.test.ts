@@ -1,10 +1,14 @@
 // Every route of the accounts/notes API against hostile input: malformed JSON, wrong types, missing and
 // extra fields, huge bodies, unicode, SQL metacharacters, overlong passwords. The answer is always a
 // 4xx JSON error (400s name the field), never a 5xx, and a refused request writes nothing.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
 import { newId } from '../src/db/store.ts'
 import { ADMIN, appVariants, call, createUser, login, withAdmin, type JsonResponse, type LoggedIn, type TestApp } from './helpers/test-app.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 type Who = 'anon' | 'user' | 'admin'
 interface JsonRoute {

@@ -1,7 +1,7 @@
 // The Store contract against FailoverStore in each mode: primary (PostgreSQL answers, every write
 // mirrored into SQLite) and fallback (SQLite answers, every write journaled for replay). In primary
 // mode each test also proves the mirror: afterwards SQLite holds exactly PostgreSQL's rows.
-import { afterAll, expect } from 'bun:test'
+import { afterAll, expect, setDefaultTimeout } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +12,10 @@ import { SYNC_TABLES, type RowChange, type Store } from '../src/db/store.ts'
 import { fallbackIn, failoverOnPostgres, quietFailoverOptions, type PrimaryModeStore } from './helpers/failover-store.ts'
 import { pgAvailable, requirePostgres } from './helpers/pg.ts'
 import { storeContract } from './store.contract.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 const dir = mkdtempSync(join(tmpdir(), 'failover-contract-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

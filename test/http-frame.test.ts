@@ -1,12 +1,16 @@
 // The HTTP frame every route shares: JSON errors with request_id, X-Request-Id on every response,
 // JSON 404, the body limit (413), secure headers, CORS from CORS_ORIGINS, one log line per request.
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createApp } from '../src/app.ts'
 import type { DatabaseRuntime } from '../src/db/runtime.ts'
 import { StoreError } from '../src/db/store.ts'
 import { createLogger } from '../src/logger.ts'
 import { getJson, ServerHarness } from './helpers/spawn-server.ts'
 import { buildTestApp, type TestApp } from './helpers/test-app.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 const apps: TestApp[] = []
 const h = new ServerHarness()

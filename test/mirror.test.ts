@@ -1,7 +1,7 @@
 // The mirror copies what PostgreSQL commits into SQLite a few milliseconds later, many rows per
 // SQLite write. What must hold: rows reach SQLite in commit order, nothing is journaled, a failed
 // batch is reported, and a failover sees every row PostgreSQL acknowledged before it.
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +10,10 @@ import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
 import { newId, type RowChange } from '../src/db/store.ts'
 import { failoverOnPostgres } from './helpers/failover-store.ts'
 import { pgAvailable, requirePostgres } from './helpers/pg.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 const dir = mkdtempSync(join(tmpdir(), 'mirror-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

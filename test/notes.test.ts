@@ -1,7 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import fc from 'fast-check'
 import { newId } from '../src/db/store.ts'
 import { ADMIN, appVariants, call, createUser, login, withAdmin, type LoggedIn, type TestApp } from './helpers/test-app.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 for (const variant of await appVariants('notes')) {
   describe(`notes API on ${variant.name}`, () => {

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import bcrypt from 'bcryptjs'
 import fc from 'fast-check'
 import {
@@ -10,6 +10,10 @@ import {
   PASSWORD_MAX_BYTES,
   verifyPassword,
 } from '../src/auth/password.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 // Cost 4 keeps the property runs quick; the format and interchange do not depend on the cost.
 const COST = 4

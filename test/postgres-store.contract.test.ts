@@ -1,11 +1,15 @@
 // The Store contract against PostgresStore. One fresh database for this file (dropped in afterAll);
 // every test gets a new store on it with all tables emptied, which is what a fresh database would
 // hold after migrate(), at a fraction of the cost of CREATE DATABASE per test.
-import { afterAll } from 'bun:test'
+import { afterAll, setDefaultTimeout } from 'bun:test'
 import postgres from 'postgres'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { storeContract } from './store.contract.ts'
 import { createTestDatabase, pgAvailable, requirePostgres } from './helpers/pg.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 const ok = requirePostgres(await pgAvailable(), 'PostgresStore contract')
 const db = ok ? await createTestDatabase('pg_contract') : null

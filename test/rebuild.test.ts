@@ -1,11 +1,15 @@
 // Real processes (`bun src/index.ts`), the way a Hugging Face Space lives: the disk can be wiped at
 // any restart, and the declared accounts must still be there.
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
 import { ServerHarness, type ListeningServer, type ServerProcess } from './helpers/spawn-server.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 const harness = new ServerHarness()
 const databases: TestDatabase[] = []

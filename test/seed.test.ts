@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, spyOn, test } from 'bun:test'
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, spyOn, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +8,10 @@ import { loadConfig } from '../src/config.ts'
 import { ConfigError, type Config, type SeedAccount } from '../src/config-types.ts'
 import { seedAccounts } from '../src/seed.ts'
 import { ADMIN, appVariants, call, login, TEST_ENV_DEFAULTS, withAdmin, type TestApp } from './helpers/test-app.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 const dir = mkdtempSync(join(tmpdir(), 'seed-test-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -2,13 +2,17 @@
 // its own savepoint, and each is acknowledged only once that COMMIT is done. Checked from a second
 // connection to the same file, as another process would see it.
 import { Database } from 'bun:sqlite'
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { StoreError } from '../src/db/store.ts'
 import { AsyncLock } from '../src/db/sqlite/async-lock.ts'
 import { rootScope, SqliteConnection } from '../src/db/sqlite/connection.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
 
 const dir = mkdtempSync(join(tmpdir(), 'group-commit-'))
 const connections: SqliteConnection[] = []
