@@ -93,7 +93,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
  * GET /health, the one route polled all day. With CORS configured, Hono answers it too (see
  * healthFastRoute).
  */
-export function serverRoutes(deps: AppDeps): Record<string, { GET: (req: Request) => Response }> {
+export function serverRoutes(
+  deps: AppDeps,
+  app: { fetch: (req: Request) => Response | Promise<Response> },
+): Record<string, { GET: (req: Request) => Response | Promise<Response> }> {
   if (deps.config.corsOrigins.length > 0) return {}
-  return { '/health': { GET: healthFastRoute(deps) } }
+  return { '/health': { GET: healthFastRoute(deps, app) } }
 }

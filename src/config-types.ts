@@ -3,6 +3,9 @@ import type { Role } from './db/store.ts'
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
 
+/** How the pooler in front of PostgreSQL treats sessions (DESIGN §12): `auto` detects it. */
+export type PoolMode = 'auto' | 'session' | 'transaction'
+
 export interface SeedAccount {
   email: string
   /** exactly one of password / passwordHash */
@@ -41,6 +44,9 @@ export interface Config {
     sslmode: SslMode
     sqliteBusyTimeoutS: number
     healthCheckIntervalMs: number
+    /** seconds without a database-bound request after which primary mode sends PostgreSQL nothing */
+    idleAfterS: number
+    poolMode: PoolMode
     autoFailback: boolean
   }
   backup: { dir: string; keep: number }

@@ -2,7 +2,7 @@
 // and turned into a Config. Each bad value stops the start with one line that names the variable and
 // what was expected, and never echoes a value that may hold a secret (of a URL, only its scheme).
 import { readFileSync } from 'node:fs'
-import { ConfigError, type Config } from './config-types.ts'
+import { ConfigError, type Config, type PoolMode } from './config-types.ts'
 import { parsePostgresUrl, resolvePrimaryUrl, sqlitePath, sslmodeOf, SSL_MODES } from './config/database-urls.ts'
 import { boolean, byteSize, defaultReadFile, get, getAliased, integer, oneOf, parseDuration, seconds, secret, shown, type ConfigSources } from './config/env-values.ts'
 import { seedAccounts } from './config/seed-accounts.ts'
@@ -45,6 +45,7 @@ function packageVersion(): string {
   }
 }
 
+const POOL_MODES: readonly PoolMode[] = ['auto', 'session', 'transaction']
 const LOG_LEVELS: readonly Config['logLevel'][] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const MIN_JWT_SECRET_LENGTH = 32
 
@@ -98,6 +99,8 @@ export function loadConfig(sources: ConfigSources): Config {
       sslmode: sslmodeFromUrl ?? oneOf('DB_SSLMODE', get(env, 'DB_SSLMODE'), 'prefer', SSL_MODES),
       sqliteBusyTimeoutS: seconds('SQLITE_FALLBACK_TIMEOUT', get(env, 'SQLITE_FALLBACK_TIMEOUT'), 5, { allowZero: true, max: 3600 }),
       healthCheckIntervalMs: integer('HEALTH_CHECK_INTERVAL_MS', get(env, 'HEALTH_CHECK_INTERVAL_MS'), 2000, 10, 3_600_000),
+      idleAfterS: seconds('DATABASE_IDLE_AFTER', get(env, 'DATABASE_IDLE_AFTER'), 60, { allowZero: false, max: 86_400 }),
+      poolMode: oneOf('DATABASE_POOL_MODE', get(env, 'DATABASE_POOL_MODE'), 'auto', POOL_MODES),
       autoFailback: boolean('AUTO_FAILBACK', get(env, 'AUTO_FAILBACK'), true),
     },
     backup: {
@@ -157,6 +160,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
       statement_timeout_ms: db.statementTimeoutMs,
       sslmode: db.sslmode,
       health_check_interval_ms: db.healthCheckIntervalMs,
+      idle_after_s: db.idleAfterS,
+      pool_mode: db.poolMode,
       auto_failback: db.autoFailback,
     },
     backup: config.backup,

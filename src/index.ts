@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     ...opened,
     logger,
     probeIntervalMs: config.database.healthCheckIntervalMs,
+    idleAfterMs: config.database.idleAfterS * 1000,
     autoFailback: config.database.autoFailback,
     backup: config.backup,
     // A recovered PostgreSQL gets the declared accounts again (it may be a fresh database).
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   const server = Bun.serve({
     port: config.port,
     hostname: config.host,
-    routes: serverRoutes(deps),
+    routes: serverRoutes(deps, app),
     fetch: app.fetch,
     development: false,
     // Bun's default (10 s) would cut a request still waiting on a slow statement.

@@ -125,7 +125,7 @@ describe('boot matrix: the server comes up on SQLite whatever DATABASE_URL holds
       expect(body.database_type).toBe('sqlite')
       expect(body.database_status).toBe('connected')
       expect(body.mode).toBe('fallback')
-      expect(body.primary).toEqual({ configured, status: configured ? 'down' : 'unconfigured' })
+      expect(body.primary).toEqual({ configured, status: configured ? 'down' : 'unconfigured', idle: false, checked_at: null })
       expect(body.status).toBe(configured ? 'degraded' : 'healthy')
       expect(body.fallback_persistent).toBe(true)
 

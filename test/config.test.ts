@@ -349,6 +349,8 @@ describe('defaults', () => {
         sslmode: 'prefer',
         sqliteBusyTimeoutS: 5,
         healthCheckIntervalMs: 2000,
+        idleAfterS: 60,
+        poolMode: 'auto',
         autoFailback: true,
       },
       backup: { dir: './data/backups', keep: 5 },
@@ -380,7 +382,7 @@ describe('every variable', () => {
       PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'development', LOG_LEVEL: 'DEBUG', BODY_LIMIT: '2048',
       CORS_ORIGINS: 'https://a.example, http://localhost:5173', DATABASE_FALLBACK: 'yes', FALLBACK_DATABASE_URL: 'sqlite:////var/data/app.db',
       DATABASE_TIMEOUT: '0.5', DATABASE_STARTUP_RETRIES: '0', DATABASE_POOL_SIZE: '1000', DB_STATEMENT_TIMEOUT_MS: '250',
-      SQLITE_FALLBACK_TIMEOUT: '0', HEALTH_CHECK_INTERVAL_MS: '50', AUTO_FAILBACK: 'off', BACKUP_DIR: '/backups', BACKUP_KEEP: '1',
+      SQLITE_FALLBACK_TIMEOUT: '0', HEALTH_CHECK_INTERVAL_MS: '50', DATABASE_IDLE_AFTER: '3', DATABASE_POOL_MODE: 'Transaction', AUTO_FAILBACK: 'off', BACKUP_DIR: '/backups', BACKUP_KEEP: '1',
       JWT_SECRET: jwt, ACCESS_TOKEN_TTL: '45s', REFRESH_TOKEN_TTL: '12h', BCRYPT_COST: '4', ALLOW_REGISTRATION: 'TRUE',
       TRUST_PROXY: '1', LOGIN_MAX_FAILURES: '3', LOGIN_WINDOW: '1h', SEED_RESET_PASSWORDS: 'on',
     })
@@ -389,7 +391,7 @@ describe('every variable', () => {
       corsOrigins: ['https://a.example', 'http://localhost:5173'],
       database: {
         fallbackEnabled: true, fallbackPath: '/var/data/app.db', timeoutS: 0.5, startupRetries: 0, poolSize: 1000,
-        statementTimeoutMs: 250, sqliteBusyTimeoutS: 0, healthCheckIntervalMs: 50, autoFailback: false,
+        statementTimeoutMs: 250, sqliteBusyTimeoutS: 0, healthCheckIntervalMs: 50, idleAfterS: 3, poolMode: 'transaction', autoFailback: false,
       },
       backup: { dir: '/backups', keep: 1 },
       auth: {
@@ -485,6 +487,8 @@ describe('bad values: one line naming the variable', () => {
     ['DATABASE_STARTUP_RETRIES', 'two', 'DATABASE_STARTUP_RETRIES must be an integer from 0 to 100 (got "two")'],
     ['DB_STATEMENT_TIMEOUT_MS', '0', 'DB_STATEMENT_TIMEOUT_MS must be an integer from 1 to 3600000 (got "0")'],
     ['HEALTH_CHECK_INTERVAL_MS', '5', 'HEALTH_CHECK_INTERVAL_MS must be an integer from 10 to 3600000 (got "5")'],
+    ['DATABASE_POOL_MODE', 'pgbouncer', 'DATABASE_POOL_MODE must be one of auto, session, transaction (got "pgbouncer")'],
+    ['DATABASE_IDLE_AFTER', '0', 'DATABASE_IDLE_AFTER must be a number of seconds greater than 0 and at most 86400 (got "0")'],
     ['BACKUP_KEEP', '0', 'BACKUP_KEEP must be an integer from 1 to 1000 (got "0")'],
     ['BCRYPT_COST', '3', 'BCRYPT_COST must be an integer from 4 to 15 (got "3")'],
     ['BCRYPT_COST', '16', 'BCRYPT_COST must be an integer from 4 to 15 (got "16")'],

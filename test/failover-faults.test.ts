@@ -13,8 +13,20 @@ import { newId } from '../src/db/store.ts'
 import { fallbackIn, quietFailoverOptions } from './helpers/failover-store.ts'
 import { startFaultProxy, type FaultMode, type FaultProxy } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
+import { pgBouncerUnavailable, startPgBouncer, type PgBouncer, type PgBouncerStyle } from './helpers/pgbouncer.ts'
 
 const ok = requirePostgres(await pgAvailable(), 'FailoverStore fault injection')
+const noBouncer = pgBouncerUnavailable()
+if (ok && noBouncer && process.env.REQUIRE_POSTGRES === '1') throw new Error(`FailoverStore fault injection through PgBouncer: ${noBouncer}`)
+if (ok && noBouncer) console.warn(`SKIPPED FailoverStore fault injection through PgBouncer: ${noBouncer}`)
+
+/**
+ * How the store reaches PostgreSQL: directly, or through a real PgBouncer in transaction mode in
+ * either style users meet (helpers/pgbouncer.ts). The fault proxy sits in front of whichever the
+ * store talks to: the network between the app and its database is where the faults are.
+ */
+type Route = 'direct' | PgBouncerStyle
+const ROUTES: Route[] = noBouncer ? ['direct'] : ['direct', 'refuses-startup-parameters', 'ignores-startup-parameters']
 
 type Fault = { name: string; inject(h: Harness): Promise<void> | void; heal(h: Harness): void }
 
@@ -55,9 +67,10 @@ const FAULT_AT_MS = 300
 const HEAL_AT_MS = 1800
 const STOP_AT_MS = 2600
 
-describe.skipIf(!ok)('FailoverStore under PostgreSQL faults', () => { // skipped only when PostgreSQL is unreachable and not required
+describe.skipIf(!ok).each(ROUTES)('FailoverStore under PostgreSQL faults (%s)', (route) => { // skipped only when PostgreSQL is unreachable and not required
   const dir = mkdtempSync(join(tmpdir(), 'failover-faults-'))
   const open: Harness[] = []
+  let bouncer: PgBouncer | null = null
 
   async function release(h: Harness): Promise<void> {
     open.splice(open.indexOf(h), 1)
@@ -69,15 +82,27 @@ describe.skipIf(!ok)('FailoverStore under PostgreSQL faults', () => { // skipped
 
   afterAll(async () => {
     for (const h of [...open]) await release(h)
+    await bouncer?.stop()
     rmSync(dir, { recursive: true, force: true })
   }, 30_000)
 
+  /** the URL the store is given (before the fault proxy): the database itself or the pooler in front of it */
+  async function reach(db: TestDatabase): Promise<string> {
+    if (route === 'direct') return db.url
+    if (!bouncer) {
+      const t = new URL(db.url)
+      bouncer = await startPgBouncer({ targetHost: t.hostname, targetPort: Number(t.port || 5432), style: route })
+    }
+    return bouncer.pooledUrl(db.url)
+  }
+
   async function harness(): Promise<Harness> {
     const db = await createTestDatabase('failover_faults')
-    const target = new URL(db.url)
+    const reached = await reach(db)
+    const target = new URL(reached)
     const proxy = await startFaultProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) })
     const primary = new PostgresStore({
-      url: proxy.proxiedUrl(db.url),
+      url: proxy.proxiedUrl(reached),
       poolSize: 4,
       connectTimeoutS: 1,
       statementTimeoutMs: 1000,

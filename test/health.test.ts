@@ -65,7 +65,7 @@ describe('healthReport', () => {
     lastFailoverAt: null,
     lastRecoveryAt: null,
     ...over,
-    primary: { configured: true, status: 'up', lastError: null, lastProbeAt: null, ...primary },
+    primary: { configured: true, status: 'up', lastError: null, lastProbeAt: null, idle: false, checkedAt: null, pooler: [], ...primary },
     fallback: { ok: true, path: '/data/app.db', persistent: true, journalMode: 'wal', ...fallback },
   })
 
@@ -140,9 +140,9 @@ describe("GET /health through Bun's router", () => {
 
   test('the same status, headers, body and log line as the Hono route, with its own request id', async () => {
     const t = await appWith({ LOG_LEVEL: 'debug' })
-    const fast = serverRoutes(t.deps)['/health']!.GET
+    const fast = serverRoutes(t.deps, t.app)['/health']!.GET
     const viaHono = await t.app.request('/health')
-    const viaRouter = fast(new Request('http://localhost/health'))
+    const viaRouter = await fast(new Request('http://localhost/health'))
     expect(viaRouter.status).toBe(viaHono.status)
     expect(headersOf(viaRouter)).toEqual(headersOf(viaHono))
     const [honoBody, routerBody] = [(await viaHono.json()) as Record<string, unknown>, (await viaRouter.json()) as Record<string, unknown>]
@@ -157,8 +157,8 @@ describe("GET /health through Bun's router", () => {
     expect(fromRouter.request_id).not.toBe(fromHono.request_id)
 
     // a caller's well-formed id is kept, a malformed one replaced, as by the Hono frame
-    expect(fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'lb-probe-42' } })).headers.get('x-request-id')).toBe('lb-probe-42')
-    expect(fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'bad id!' } })).headers.get('x-request-id')).not.toBe('bad id!')
+    expect((await fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'lb-probe-42' } }))).headers.get('x-request-id')).toBe('lb-probe-42')
+    expect((await fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'bad id!' } }))).headers.get('x-request-id')).not.toBe('bad id!')
   })
 
   test('unhealthy (no store can serve): 503 from both, logged as an error by both', async () => {
@@ -166,8 +166,9 @@ describe("GET /health through Bun's router", () => {
     const noStore = t.store.status()
     noStore.fallback.ok = false
     const deps = { ...t.deps, db: Object.assign(Object.create(t.store) as FailoverStore, { status: () => noStore }) }
-    const fast = serverRoutes(deps)['/health']!.GET
-    const [viaHono, viaRouter] = [await createApp(deps).request('/health'), fast(new Request('http://localhost/health'))]
+    const app = createApp(deps)
+    const fast = serverRoutes(deps, app)['/health']!.GET
+    const [viaHono, viaRouter] = [await app.request('/health'), await fast(new Request('http://localhost/health'))]
     expect([viaHono.status, viaRouter.status]).toEqual([503, 503])
     const bodies = [(await viaHono.json()) as { status: string }, (await viaRouter.json()) as { status: string }]
     expect(bodies.map((b) => b.status)).toEqual(['unhealthy', 'unhealthy'])
@@ -177,7 +178,7 @@ describe("GET /health through Bun's router", () => {
 
   test('with CORS_ORIGINS, Hono answers /health (the CORS headers are its middleware\'s)', async () => {
     const t = await appWith({ CORS_ORIGINS: 'https://app.example.com' })
-    expect(serverRoutes(t.deps)).toEqual({})
+    expect(serverRoutes(t.deps, t.app)).toEqual({})
   })
 })
 
@@ -220,7 +221,7 @@ describe('SQLite only (no primary configured)', () => {
       mode: 'fallback',
       fallback_enabled: true,
       fallback_active: true,
-      primary: { configured: false, source: null, pool_size: 10, connect_timeout_s: 5, statement_timeout_ms: 15000, ssl: 'prefer' },
+      primary: { configured: false, source: null, pool_size: 10, connect_timeout_s: 5, statement_timeout_ms: 15000, ssl: 'prefer', pool_mode: 'auto', idle_after_s: 60, pooler: [] },
       fallback: { journal_mode: 'wal' },
     })
 
@@ -276,7 +277,7 @@ describe.skipIf(!pgUp)('PostgreSQL primary through a fault proxy', () => { // sk
 
     const anonymous = await getJson(`${baseUrl}/config/database`)
     expect(anonymous.body.database_type).toBe('postgresql')
-    expect(anonymous.body.primary).toEqual({ configured: true, source: 'DATABASE_URL', pool_size: 10, connect_timeout_s: 2, statement_timeout_ms: 15000, ssl: 'prefer' })
+    expect(anonymous.body.primary).toEqual({ configured: true, source: 'DATABASE_URL', pool_size: 10, connect_timeout_s: 2, statement_timeout_ms: 15000, ssl: 'prefer', pool_mode: 'auto', idle_after_s: 60, pooler: [] })
 
     const token = await login(baseUrl, ADMIN)
     const asAdmin = await getJson(`${baseUrl}/config/database`, { headers: { Authorization: `Bearer ${token}` } })
@@ -321,7 +322,8 @@ describe.skipIf(!pgUp)('PostgreSQL primary through a fault proxy', () => { // sk
     console.log(`blackholed primary → /health degraded after ${tookMs} ms (probe period ${PERIOD_MS} ms, probe deadline 1000 ms)`)
 
     expect(body.status).toBe('degraded')
-    expect(body.primary).toEqual({ configured: true, status: 'down' })
+    expect(body.primary).toMatchObject({ configured: true, status: 'down', idle: false })
+    expect(body.primary.last_error).toBeUndefined()
     // /health itself never waits on the dead primary
     expect((await getJson(`${baseUrl}/health/live`)).status).toBe(200)
 

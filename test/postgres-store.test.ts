@@ -132,7 +132,7 @@ describe('connectionOptions', () => {
     expect(connectionOptions({ ...base, url: 'postgres://u@h/db?sslmode=disable', sslmode: 'require' }).options.ssl).toBe(false)
     expect(connectionOptions({ ...base, url: 'postgres://u@h/db?sslmode=require', sslmode: 'disable' }).options.ssl).toBe('require')
     expect(connectionOptions({ ...base, url: 'postgres://u@h/db', sslmode: 'prefer' }).options.ssl).toBe('prefer')
-    expect(connectionOptions({ ...base, url: 'postgres://u@h/db', sslmode: 'verify-full' }).options.ssl).toEqual({ rejectUnauthorized: true })
+    expect(connectionOptions({ ...base, url: 'postgres://u@h/db', sslmode: 'verify-full' }).options.ssl).toEqual({ rejectUnauthorized: true, host: 'h' })
   })
 
   test('libpq-only parameters leave the URL (the server would refuse them); others stay', () => {

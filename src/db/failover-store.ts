@@ -38,6 +38,11 @@ export interface FailoverStoreOptions extends Omit<OpenedStores, 'reopenFallback
   probeIntervalMs: number
   /** default 1000 */
   probeTimeoutMs?: number
+  /**
+   * Without a database-bound request for this long, primary mode sends PostgreSQL nothing, so a
+   * scale-to-zero database can suspend; fallback mode probes less often. Default 60 s.
+   */
+  idleAfterMs?: number
   autoFailback: boolean
   backup: { dir: string; keep: number }
   /** runs on PostgreSQL after each recovery (seeding again), errors are logged */
@@ -61,8 +66,10 @@ const READS = {
 } as const
 type RepoName = keyof typeof WRITES
 
-const FAILURES_TO_FAIL_OVER = 2
 const SUCCESSES_TO_RECOVER = 2
+/** the longest pause between probes of a primary that is down while nothing is happening */
+const IDLE_PROBE_MAX_MS = 60_000
+const DEFAULT_IDLE_AFTER_MS = 60_000
 /** outbox entries few enough to replay while writes wait (one replay batch) */
 const REPLAY_UNDER_PAUSE = 500
 /** catch-up rounds before writes pause whatever is left */
@@ -85,15 +92,22 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private primaryStatus: 'up' | 'down' | 'unconfigured'
   private primaryError: string | null
   private lastProbeAt: string | null = null
+  /** when PostgreSQL last answered (a probe or a request), ms since the epoch */
+  private primarySeenAt: number | null = null
+  /** when a request last needed a database, ms since the epoch: idleness is measured from it */
+  private lastActivityAt = Date.now()
+  /** the pause before the next probe: the configured period, growing while the fallback is idle */
+  private probeDelayMs: number
+  /** one reconnect attempt shared by every request that saw the primary fail at once */
+  private reconnecting: Promise<boolean> | null = null
   private lastFailoverAt: string | null = null
   private lastRecoveryAt: string | null = null
   private pinned = false
-  private failures = 0
   private successes = 0
   private readonly gate = new WriteGate()
   private readonly pace = new ReplayPace()
   /** rejecters of the primary calls in flight: on failover they stop waiting for a dead socket */
-  private readonly inFlight = new Map<(err: StoreError) => void, number>()
+  private readonly inFlight = new Set<(err: StoreError) => void>()
   private recovery: Promise<void> | null = null
   private copying: RowChange[] | null = null
   private readonly mirror: Mirror
@@ -110,6 +124,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.primaryStatus = !opts.primaryConfigured ? 'unconfigured' : opts.primaryUp && opts.primary ? 'up' : 'down'
     this.primaryError = opts.primaryError
     this.mode = this.primaryStatus === 'up' ? 'primary' : 'fallback'
+    if (this.primaryStatus === 'up') this.primarySeenAt = Date.now()
+    this.probeDelayMs = opts.probeIntervalMs
     this.mirror = new Mirror({
       apply: (changes) => this.fallback.applyMirrored(changes),
       failed: (err) => {
@@ -157,10 +173,41 @@ export class FailoverStore implements Store, DatabaseRuntime {
   startMonitor(): void {
     if (!this.primary || this.timer || this.closed) return
     const tick = async () => {
+      this.timer = null
       await this.probe()
-      if (!this.closed) this.timer = setTimeout(tick, this.opts.probeIntervalMs)
+      this.scheduleProbe()
     }
-    this.timer = setTimeout(tick, this.opts.probeIntervalMs)
+    this.tick = tick
+    this.scheduleProbe()
+  }
+
+  private tick: (() => Promise<void>) | null = null
+
+  private scheduleProbe(): void {
+    if (this.closed || !this.tick || this.timer) return
+    this.timer = setTimeout(this.tick, this.probeDelayMs)
+  }
+
+  // ---- idleness (DESIGN §12) ----
+
+  /** A request needs a database: the primary is no longer idle, and a slowed probe speeds up again. */
+  private touch(): void {
+    this.lastActivityAt = Date.now()
+    if (this.probeDelayMs !== this.opts.probeIntervalMs) {
+      this.probeDelayMs = this.opts.probeIntervalMs
+      if (this.timer) clearTimeout(this.timer)
+      this.timer = null
+      this.scheduleProbe()
+    }
+  }
+
+  private quietFor(): number {
+    return Date.now() - this.lastActivityAt
+  }
+
+  /** primary mode with no database-bound request for DATABASE_IDLE_AFTER: PostgreSQL is left alone */
+  private isIdle(): boolean {
+    return this.mode === 'primary' && this.quietFor() >= (this.opts.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS)
   }
 
   // ---- routing ----
@@ -168,16 +215,18 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private routed<R extends RepoName>(name: R): Store[R] {
     const repo: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
     for (const method of WRITES[name])
-      repo[method] = (...args) => this.write((s) => (s[name] as unknown as Record<string, Function>)[method]!(...args))
+      repo[method] = (...args) => this.write((s) => (s[name] as unknown as Record<string, Function>)[method]!(...args), method)
     for (const method of READS[name])
       repo[method] = (...args) => this.read((s) => (s[name] as unknown as Record<string, Function>)[method]!(...args))
     return repo as unknown as Store[R]
   }
 
-  private async read<T>(run: (s: Store) => Promise<T>): Promise<T> {
+  private async read<T>(run: (s: Store) => Promise<T>, activity = true): Promise<T> {
+    if (activity) this.touch()
     if (this.mode === 'primary' && this.primary) {
+      const primary = this.primary
       try {
-        return await this.onPrimary(run(this.primary))
+        return await this.onPrimaryAgainAfterNap(() => run(primary))
       } catch (err) {
         if (!isStoreError(err, 'unavailable')) throw err
         this.enterFallback(err.message, 'request')
@@ -186,16 +235,30 @@ export class FailoverStore implements Store, DatabaseRuntime {
     return run(this.fallback)
   }
 
-  private async write<T>(run: (s: Store) => Promise<T>): Promise<T> {
+  private async write<T>(run: (s: Store) => Promise<T>, method?: string): Promise<T> {
+    this.touch()
     await this.gate.enter()
     try {
       if (this.mode === 'primary' && this.primary) {
-        const changes: RowChange[] = []
+        const primary = this.primary
+        let attempts = 0
         try {
-          const result = await this.onPrimary(run(this.primary.withChangeSink((c) => changes.push(c))))
-          this.copying?.push(...changes)
-          this.mirror.add(changes)
-          return result
+          return await this.onPrimaryAgainAfterNap(async () => {
+            attempts++
+            // Rows are mirrored only from the attempt that succeeded: a failed one may have been rolled back.
+            const changes: RowChange[] = []
+            try {
+              const result = await run(primary.withChangeSink((c) => changes.push(c)))
+              this.copying?.push(...changes)
+              this.mirror.add(changes)
+              return result
+            } catch (err) {
+              // The first attempt may have deleted the row before its connection died: the delete
+              // asked for has happened (creates and rotations recognise their own rows in SQL).
+              if (attempts > 1 && method === 'softDelete' && isStoreError(err, 'not_found')) return undefined as T
+              throw err
+            }
+          })
         } catch (err) {
           if (!isStoreError(err, 'unavailable')) throw err
           // Safe to repeat on SQLite: ids come from the caller and replay is last-writer-wins, so a
@@ -209,13 +272,50 @@ export class FailoverStore implements Store, DatabaseRuntime {
     }
   }
 
+  /**
+   * A primary call; when it fails at the connection level, one reconnect under the connect deadline
+   * (DATABASE_TIMEOUT) decides: a database waking from a nap (Neon's suspended compute), a pooler
+   * that dropped its connections or whose ways the pool just learnt answers it, and the call goes
+   * again on PostgreSQL — no failover, no outbox entry. Only a failed reconnect fails over.
+   */
+  private async onPrimaryAgainAfterNap<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await this.onPrimary(call())
+    } catch (err) {
+      if (!isStoreError(err, 'unavailable') || !(await this.reconnect())) throw err
+      return await this.onPrimary(call())
+    }
+  }
+
+  /** Does the primary answer a fresh connection within the connect deadline? One attempt at a time. */
+  private reconnect(): Promise<boolean> {
+    const primary = this.primary
+    // Another request or the monitor has failed over meanwhile: the decision is made.
+    if (!primary || this.mode !== 'primary') return Promise.resolve(false)
+    this.reconnecting ??= primary
+      .ping()
+      .then(
+        () => {
+          this.primarySeenAt = Date.now()
+          return true
+        },
+        (err: unknown) => {
+          this.primaryError = errorLine(err)
+          return false
+        },
+      )
+      .finally(() => (this.reconnecting = null))
+    return this.reconnecting.then((ok) => ok && this.mode === 'primary')
+  }
+
   /** A primary call, abandoned (as unavailable) as soon as the store fails over. */
   private onPrimary<T>(call: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.inFlight.set(reject, performance.now())
+      this.inFlight.add(reject)
       call.then(
         (value) => {
           this.inFlight.delete(reject)
+          this.primarySeenAt = Date.now()
           resolve(value)
         },
         (error: unknown) => {
@@ -235,6 +335,12 @@ export class FailoverStore implements Store, DatabaseRuntime {
 
   async ping(): Promise<void> {
     await this.read((s) => s.ping())
+  }
+
+  /** the active store answers; not activity, and no I/O while the primary is idle */
+  private async pingActive(): Promise<void> {
+    if (this.isIdle()) return
+    await this.read((s) => s.ping(), false)
   }
 
   async migrate(): Promise<MigrationReport> {
@@ -274,7 +380,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.lastFailoverAt = nowIso()
     this.applyDurability()
     const abandoned = new StoreError('unavailable', 'abandoned: the store failed over to SQLite')
-    for (const reject of this.inFlight.keys()) reject(abandoned)
+    for (const reject of this.inFlight) reject(abandoned)
     this.inFlight.clear()
     this.log.warn({ event: 'failover', cause, reason }, 'PostgreSQL unavailable: serving from SQLite, journaling writes for replay')
     this.auditQuietly('db.failover', { cause, reason })
@@ -339,7 +445,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
       }
       this.primaryStatus = 'up'
       this.primaryError = null
-      this.failures = 0
+      this.primarySeenAt = Date.now()
       this.lastRecoveryAt = nowIso()
       const { applied, conflicts } = total
       const ms = Math.round(performance.now() - started)
@@ -407,38 +513,40 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private async probe(): Promise<void> {
     const primary = this.primary
     if (!primary || this.probing) return
+    // Idle silence: nothing at all reaches an idle primary, so a scale-to-zero database can sleep.
+    if (this.isIdle()) return
+    // Requests reached PostgreSQL since the last probe: it answers, and a probe would only wait in
+    // the pool's queue behind them (and blame PostgreSQL for a busy pool).
+    if (this.mode === 'primary' && this.primarySeenAt !== null && Date.now() - this.primarySeenAt < this.probeDelayMs) {
+      this.primaryStatus = 'up'
+      await this.afterGoodProbe()
+      return
+    }
     this.probing = true
     try {
-      const ok = await this.probeOnce(primary)
-      if (!ok && this.mode === 'primary') {
-        // A second signal is needed before leaving the primary. A request stuck on it for longer than
-        // a probe may take is one (a hung server: clients are waiting now); else confirm at once with
-        // another probe rather than a period later.
-        if (this.failures < FAILURES_TO_FAIL_OVER && !this.requestsStuck()) await this.probeOnce(primary)
-        if (this.failures >= FAILURES_TO_FAIL_OVER || this.requestsStuck()) this.enterFallback(this.primaryError ?? 'probe failed', 'probe')
-      }
+      const ok = await this.probeOnce(() => primary.quickPing(this.opts.probeTimeoutMs ?? 1000))
+      // A second failed probe is needed before leaving the primary, given the connect deadline: a
+      // database waking from a nap takes seconds to accept a new connection, and that is no outage.
+      if (!ok && this.mode === 'primary' && !(await this.probeOnce(() => primary.ping())))
+        this.enterFallback(this.primaryError ?? 'probe failed', 'probe')
       if (ok) await this.afterGoodProbe()
     } finally {
       this.probing = false
     }
+    // In fallback mode the probe goes on (it must see the primary return), less often while idle.
+    const idle = this.mode !== 'primary' && this.quietFor() >= (this.opts.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS)
+    this.probeDelayMs = idle ? Math.min(this.probeDelayMs * 2, Math.max(IDLE_PROBE_MAX_MS, this.opts.probeIntervalMs)) : this.opts.probeIntervalMs
   }
 
-  private requestsStuck(): boolean {
-    const since = performance.now() - (this.opts.probeTimeoutMs ?? 1000)
-    for (const started of this.inFlight.values()) if (started <= since) return true
-    return false
-  }
-
-  private async probeOnce(primary: PostgresStore): Promise<boolean> {
+  private async probeOnce(ping: () => Promise<void>): Promise<boolean> {
     this.lastProbeAt = nowIso()
     try {
-      await primary.ping(this.opts.probeTimeoutMs ?? 1000)
-      this.failures = 0
+      await ping()
       this.successes++
+      this.primarySeenAt = Date.now()
       if (this.mode === 'primary') this.primaryStatus = 'up'
       return true
     } catch (err) {
-      this.failures++
       this.successes = 0
       this.primaryStatus = 'down'
       this.primaryError = errorLine(err)
@@ -474,6 +582,9 @@ export class FailoverStore implements Store, DatabaseRuntime {
         status: this.primaryStatus,
         lastError: this.primaryStatus === 'up' ? null : this.primaryError,
         lastProbeAt: this.lastProbeAt,
+        idle: this.isIdle(),
+        checkedAt: this.primarySeenAt === null ? null : new Date(this.primarySeenAt).toISOString(),
+        pooler: this.primary?.poolerNotes() ?? [],
       },
       fallback: {
         ok: true,
@@ -490,7 +601,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
 
   async ready(): Promise<boolean> {
     try {
-      await this.ping()
+      await this.pingActive()
       return true
     } catch {
       return false

@@ -152,6 +152,9 @@ export async function openStores({ config, logger }: { config: Config; logger: L
         connectTimeoutS: db.timeoutS,
         statementTimeoutMs: db.statementTimeoutMs,
         sslmode: db.sslmode,
+        poolMode: db.poolMode,
+        // an idle server closes its connections by the time it stops probing (DATABASE_IDLE_AFTER)
+        idleTimeoutS: Math.min(30, db.idleAfterS),
       })
     const attempts = 1 + db.startupRetries
     const result = await reachPrimary({

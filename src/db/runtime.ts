@@ -21,6 +21,12 @@ export interface RuntimeStatus {
     /** redacted, one line */
     lastError: string | null
     lastProbeAt: string | null
+    /** primary mode, and no database-bound request for DATABASE_IDLE_AFTER: PostgreSQL is sent nothing */
+    idle: boolean
+    /** when PostgreSQL last answered */
+    checkedAt: string | null
+    /** what the pool learnt about a pooler in front of PostgreSQL, in words */
+    pooler: readonly string[]
   }
   fallback: {
     ok: boolean

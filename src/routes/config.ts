@@ -42,6 +42,10 @@ export function configRoutes(): Hono<AppEnv> {
       connect_timeout_s: d.timeoutS,
       statement_timeout_ms: d.statementTimeoutMs,
       ssl: d.sslmode,
+      pool_mode: d.poolMode,
+      idle_after_s: d.idleAfterS,
+      /** what the server learnt about a pooler in front of PostgreSQL, in words */
+      pooler: s.primary.pooler,
     }
     const fallback: Record<string, unknown> = { journal_mode: s.fallback.journalMode }
     if (admin) {
@@ -54,6 +58,8 @@ export function configRoutes(): Hono<AppEnv> {
         status: s.primary.status,
         last_error: s.primary.lastError,
         last_probe_at: s.primary.lastProbeAt,
+        idle: s.primary.idle,
+        checked_at: s.primary.checkedAt,
       })
       Object.assign(fallback, { path: s.fallback.path, persistent: s.fallback.persistent })
     }

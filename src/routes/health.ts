@@ -1,7 +1,8 @@
 // /health, /health/live, /health/ready. /health is served from the monitor's last probe
 // (db.status() is synchronous), so a load balancer polling it never touches a database.
 import { Hono } from 'hono'
-import type { AppDeps, AppEnv } from '../app-env.ts'
+import type { AppDeps, AppEnv, AuthUser } from '../app-env.ts'
+import { optionalAuth } from '../auth/guard.ts'
 import type { Config } from '../config-types.ts'
 import type { Mode, RuntimeStatus } from '../db/runtime.ts'
 import type { StoreKind } from '../db/store.ts'
@@ -20,7 +21,17 @@ export interface HealthReport {
   /** false when the fallback is an in-memory database: what it holds is lost on restart */
   fallback_persistent: boolean
   mode: Mode
-  primary: { configured: boolean; status: 'up' | 'down' | 'unconfigured' }
+  primary: {
+    configured: boolean
+    /** the last known state: while idle, as PostgreSQL was when last seen */
+    status: 'up' | 'down' | 'unconfigured'
+    /** primary mode and no database-bound request for DATABASE_IDLE_AFTER: PostgreSQL is sent nothing */
+    idle: boolean
+    /** when PostgreSQL last answered */
+    checked_at: string | null
+    /** admins only: why the primary cannot be used, in words */
+    last_error?: string | null
+  }
   outbox_pending: number
   uptime_s: number
   version: string
@@ -30,7 +41,7 @@ export interface HealthReport {
 
 export function healthReport(
   s: RuntimeStatus,
-  opts: { config: Config; startedAt: number; now?: number },
+  opts: { config: Config; startedAt: number; now?: number; admin?: boolean },
 ): HealthReport {
   const now = opts.now ?? Date.now()
   const activeUp = s.activeKind === 'postgresql' ? s.primary.status === 'up' : s.fallback.ok
@@ -55,7 +66,13 @@ export function healthReport(
     fallback_active: s.fallbackActive,
     fallback_persistent: s.fallback.persistent,
     mode: s.mode,
-    primary: { configured: s.primary.configured, status: s.primary.status },
+    primary: {
+      configured: s.primary.configured,
+      status: s.primary.status,
+      idle: s.primary.idle,
+      checked_at: s.primary.checkedAt,
+      ...(opts.admin ? { last_error: s.primary.lastError } : {}),
+    },
     outbox_pending: s.outboxPending,
     uptime_s: Math.max(0, Math.floor((now - opts.startedAt) / 1000)),
     version: opts.config.version,
@@ -78,16 +95,19 @@ const within = async (p: Promise<boolean>, ms: number): Promise<boolean> => {
 const NO_STORE = { 'Cache-Control': 'no-store' }
 
 /** The /health answer: the report, with 503 only when no store can serve. */
-function healthAnswer({ db, config, startedAt }: AppDeps): { report: HealthReport; status: 200 | 503 } {
-  const report = healthReport(db.status(), { config, startedAt })
+function healthAnswer({ db, config, startedAt }: AppDeps, admin = false): { report: HealthReport; status: 200 | 503 } {
+  const report = healthReport(db.status(), { config, startedAt, admin })
   return { report, status: report.status === 'unhealthy' ? 503 : 200 }
 }
 
 export function healthRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>()
 
-  r.get('/', (c) => {
-    const { report, status } = healthAnswer(c.get('deps'))
+  // A bearer token of an admin adds primary.last_error; without one nothing but the report is read.
+  r.get('/', optionalAuth, (c) => {
+    const admin = (c.get('user') as AuthUser | undefined)?.role === 'admin'
+    const { report, status } = healthAnswer(c.get('deps'), admin)
+    if (c.req.header('Authorization')) c.header('Vary', 'Authorization')
     return c.json(report, status, NO_STORE)
   })
 
@@ -109,13 +129,15 @@ export function healthRoutes(): Hono<AppEnv> {
  * platform poll it all day, and Hono's middleware chain was a third of its cost (bench/RESULTS.md).
  * It answers what the Hono route answers inside the frame: the same body and status, a probe's
  * headers (http-frame.ts) with its X-Request-Id, and the same request log line. Without CORS only:
- * with CORS_ORIGINS set, the CORS middleware has headers to add, so Hono answers.
+ * with CORS_ORIGINS set, the CORS middleware has headers to add, so Hono answers. A request with
+ * an Authorization header goes to Hono too (`app`): an admin's answer adds the primary's last error.
  */
-export function healthFastRoute(deps: AppDeps): (req: Request) => Response {
+export function healthFastRoute(deps: AppDeps, app: { fetch: (req: Request) => Response | Promise<Response> }): (req: Request) => Response | Promise<Response> {
   const nextRequestId = requestIds()
   // copying a ready Headers is cheaper than building one from an object each time
   const frameHeaders = new Headers({ ...PROBE_SECURITY_HEADERS, ...NO_STORE, 'Content-Type': 'application/json' })
   return (req) => {
+    if (req.headers.has('Authorization')) return app.fetch(req)
     const startedAt = performance.now()
     const id = nextRequestId(req.headers.get('X-Request-Id'))
     const { report, status } = healthAnswer(deps)

@@ -9,9 +9,11 @@
 //                       as a partitioned network would; they flow again when the mode goes back to pass)
 //   close               accept, then close at once with FIN; open connections are closed with FIN too
 //   { latencyMs }       forward both ways, each chunk delayed by latencyMs (order kept)
+//   { wakeMs }          a database waking from a nap (Neon's suspended compute): new connections are
+//                       accepted and held wakeMs before they reach the server; open ones pass
 import type { Socket, TCPSocketListener } from 'bun'
 
-export type FaultMode = 'pass' | 'refuse' | 'reset' | 'blackhole' | 'close' | { latencyMs: number }
+export type FaultMode = 'pass' | 'refuse' | 'reset' | 'blackhole' | 'close' | { latencyMs: number } | { wakeMs: number }
 
 export interface FaultProxy {
   readonly host: string
@@ -73,7 +75,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   let closed = false
   const links = new Set<Link>()
 
-  const latency = (): number => (typeof mode === 'object' ? Math.max(0, mode.latencyMs) : 0)
+  const latency = (): number => (typeof mode === 'object' && 'latencyMs' in mode ? Math.max(0, mode.latencyMs) : 0)
+  const wake = (): number => (typeof mode === 'object' && 'wakeMs' in mode ? Math.max(0, mode.wakeMs) : 0)
   const frozen = (): boolean => mode === 'blackhole'
 
   const finish = (link: Link, abrupt: boolean): void => {
@@ -203,7 +206,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
           }
           client.data = link
           links.add(link)
-          if (!frozen()) connectUpstream(link)
+          const wakeMs = wake()
+          if (wakeMs > 0) setTimeout(() => !link.done && !frozen() && connectUpstream(link), wakeMs)
+          else if (!frozen()) connectUpstream(link)
         },
         data(client, data) {
           bytesFromClients += data.byteLength

@@ -4,7 +4,7 @@
 // PostgreSQL refuses to run as root, so its binaries are spawned with the postgres user's uid and gid
 // (what `runuser -u postgres --` does, minus the watching parent runuser forks: the PID we hold is
 // the postmaster's own, so kill -9 by PID hits the database, not a wrapper).
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
@@ -37,7 +37,7 @@ export function pgClusterUnavailable(): string | null {
   return null
 }
 
-function postgresIds(): { uid: number; gid: number } | null {
+export function postgresIds(): { uid: number; gid: number } | null {
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
     .find((l) => l.startsWith('postgres:'))
@@ -47,7 +47,7 @@ function postgresIds(): { uid: number; gid: number } | null {
 }
 
 /** A loopback port nothing listens on right now (PostgreSQL cannot be asked for port 0). */
-function freePort(): number {
+export function freePort(): number {
   const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
   const port = listener.port
   listener.stop(true)
@@ -65,7 +65,16 @@ async function runAs(ids: Ids, home: string, cmd: string[], what: string): Promi
   if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${out}\n${err}`)
 }
 
-export async function startPgCluster(): Promise<PgCluster> {
+export interface PgClusterOptions {
+  /** extra `-c name=value` server settings, e.g. ssl=on */
+  settings?: string[]
+  /** files written into the cluster's folder before it starts (owned by postgres, mode 0600), e.g. a TLS key */
+  files?: Record<string, string>
+  /** the whole pg_hba.conf, e.g. TLS-only rules; default: initdb's (trust) */
+  hba?: string
+}
+
+export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgCluster> {
   const ids = postgresIds()
   if (!ids) throw new Error('there is no postgres OS user')
   const root = mkdtempSync(join(tmpdir(), 'pg-cluster-'))
@@ -82,7 +91,8 @@ export async function startPgCluster(): Promise<PgCluster> {
     const end = Date.now() + timeoutMs
     while (Date.now() < end) {
       if (proc?.exitCode !== null && proc?.exitCode !== undefined) return false
-      const sql = postgres(cluster.url('postgres'), { max: 1, connect_timeout: 1, onnotice: () => {} })
+      // 'prefer': a TLS-only cluster answers too
+      const sql = postgres(cluster.url('postgres'), { max: 1, connect_timeout: 1, ssl: 'prefer', onnotice: () => {} })
       try {
         await sql`select 1`
         return true
@@ -109,7 +119,8 @@ export async function startPgCluster(): Promise<PgCluster> {
         logFiles.push(logFile)
         const p = Bun.spawn(
           [join(PG_BIN, 'postgres'), '-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1',
-            '-c', `unix_socket_directories=${root}`, '-c', 'max_connections=50', '-c', 'shared_buffers=16MB'],
+            '-c', `unix_socket_directories=${root}`, '-c', 'max_connections=50', '-c', 'shared_buffers=16MB',
+            ...(opts.settings ?? []).flatMap((setting) => ['-c', setting])],
           { ...ids, cwd: root, env: pgEnv(root), stdin: 'ignore', stdout: 'ignore', stderr: Bun.file(logFile) },
         )
         started.push(p)
@@ -144,6 +155,13 @@ export async function startPgCluster(): Promise<PgCluster> {
 
   try {
     await runAs(ids, root, [join(PG_BIN, 'initdb'), '-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], 'initdb')
+    const owned = (path: string, text: string) => {
+      writeFileSync(path, text)
+      chownSync(path, ids.uid, ids.gid)
+      chmodSync(path, 0o600)
+    }
+    for (const [name, text] of Object.entries(opts.files ?? {})) owned(join(root, name), text)
+    if (opts.hba !== undefined) owned(join(dataDir, 'pg_hba.conf'), opts.hba)
     await cluster.start()
   } catch (e) {
     await cluster.destroy().catch(() => {})

@@ -32,6 +32,7 @@ const REASONS: Record<string, string> = {
   '28000': 'authentication rejected: check the user name and pg_hba rules',
   '3D000': 'the database does not exist: check the database name',
   '53300': 'the server has too many connections',
+  '08P01': 'the server or its pooler rejected the connection (protocol violation)',
   '57P01': 'the server terminated the connection (admin shutdown)',
   '57P02': 'the server is shutting down (crash shutdown)',
   '57P03': 'the server is starting up or shutting down',
@@ -42,6 +43,8 @@ interface ErrorShape {
   code?: unknown
   errno?: unknown
   syscall?: unknown
+  address?: unknown
+  message?: unknown
   constraint_name?: unknown
   table_name?: unknown
 }
@@ -58,12 +61,86 @@ export function isUnavailableCode(code: string): boolean {
   return NETWORK_CODES.has(code) || UNAVAILABLE_STATES.has(code) || code.startsWith('08') || code.startsWith('28')
 }
 
+/** the server or the network ended a connection that was open: its pool's other connections are suspect */
+const LOST_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '57P03'])
+export const isConnectionLost = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && LOST_CODES.has(codeOf(error as ErrorShape))
+
+const messageOf = (e: ErrorShape): string => (typeof e.message === 'string' ? e.message : '')
+
+/** What a transaction-mode pooler refused: a startup parameter (which), or named prepared statements. */
+export type PoolerRefusal =
+  | { kind: 'startup_parameter'; parameter: string }
+  | { kind: 'startup_parameters_ignored' }
+  | { kind: 'prepared_statements' }
+
+export function poolerRefusal(error: unknown): PoolerRefusal | null {
+  const e: ErrorShape = typeof error === 'object' && error !== null ? error : {}
+  const message = messageOf(e)
+  const param = /unsupported startup parameter:?\s*([\w.]+)/i.exec(message)
+  if (param) return { kind: 'startup_parameter', parameter: param[1]! }
+  const code = codeOf(e)
+  // 26000: a prepared statement another server connection made; 42P05: one made there before
+  if (code === '26000' || code === '42P05' || /prepared statement "?[\w-]*"? (does not exist|already exists)/i.test(message))
+    return { kind: 'prepared_statements' }
+  return null
+}
+
+export function refusalReason(r: PoolerRefusal): string {
+  switch (r.kind) {
+    case 'startup_parameter':
+      return `the connection pooler refuses the startup parameter ${r.parameter} (a transaction-mode pooler such as PgBouncer): connecting without startup parameters, statement_timeout set per transaction, unnamed statements`
+    case 'startup_parameters_ignored':
+      return 'a connection pooler ignores startup parameters (the server did not get our statement_timeout): statement_timeout set per transaction, unnamed statements'
+    case 'prepared_statements':
+      return 'the connection pooler does not keep prepared statements between transactions (transaction mode): using unnamed statements'
+  }
+}
+
+/**
+ * The reason in words for errors whose code alone would mislead: TLS, pooler limits, provider
+ * quotas, an IPv6-only host. Server messages are matched, never passed on, except a provider's
+ * quota sentence, which is quoted because it is what the operator must act on.
+ */
+function reasonFromMessage(e: ErrorShape, code: string): string | null {
+  const message = messageOf(e)
+  const refusal = poolerRefusal(e)
+  if (refusal) return refusalReason(refusal)
+  const quota = /[^.]*exceeded the [\w ]*quota[^.]*\.?/i.exec(message)
+  if (quota) return `the database provider refuses connections: "${quota[0].trim()}"`
+  if (/max client connections reached|no more connections allowed|too many (clients|connections)/i.test(message) || code === '53300')
+    return 'too many connections: the server or its pooler reached its connection limit (lower DATABASE_POOL_SIZE or use the pooled URL)'
+  if (/\bSSL off\b|no encryption/i.test(message))
+    return 'the server accepts no unencrypted connection from here: it most likely requires TLS (use sslmode=require or verify-full in the URL), or this user and database are not allowed from this host'
+  if (/requires? (SSL|TLS)|SSL (connection )?is required/i.test(message))
+    return 'the server requires TLS: use sslmode=require (or verify-full) in the URL'
+  if (code === 'TLS_REFUSED' || /does not support SSL|server does not support TLS/i.test(message))
+    return 'the server does not accept TLS, but the URL asks for it (sslmode): use sslmode=prefer or disable, or enable TLS on the server'
+  if (/^(ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH)$/.test(code) || /does not match certificate|Hostname\/IP does not match/i.test(message))
+    return "the server's TLS certificate does not name this host (sslmode=verify-full): connect by the name on the certificate, or use verify-ca"
+  if (/^(UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|CERT_)/.test(code) || /self[- ]signed certificate|unable to (get|verify)/i.test(message))
+    return "the server's TLS certificate is not trusted: give its CA with sslrootcert=/path/ca.pem (or sslrootcert=system)"
+  if ((code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL') && typeof e.address === 'string' && e.address.includes(':'))
+    return "network unreachable: the host has only an IPv6 address and this network has no IPv6 (Hugging Face has none): use the provider's pooler host, which has IPv4"
+  return null
+}
+
+/** A code with words, never bare: the listed ones, else by SQLSTATE class. */
+function codeInWords(code: string): string {
+  if (REASONS[code]) return `${code}: ${REASONS[code]}`
+  if (code.startsWith('08')) return `${code}: the connection failed`
+  if (code.startsWith('28')) return `${code}: authentication failed: check the user and password`
+  if (code.startsWith('57')) return `${code}: the server is not accepting work now`
+  return code ? `${code}: connection error` : 'connection error'
+}
+
 export function toStoreError(error: unknown): StoreError {
   if (error instanceof StoreError) return error
   const e: ErrorShape = typeof error === 'object' && error !== null ? error : {}
   const code = codeOf(e)
-  if (isUnavailableCode(code) || isConnectionLevel(e, code))
-    return new StoreError('unavailable', `PostgreSQL is unavailable (${REASONS[code] ? `${code}: ${REASONS[code]}` : code || 'connection error'})`)
+  const reason = reasonFromMessage(e, code)
+  if (reason !== null || isUnavailableCode(code) || isConnectionLevel(e, code))
+    return new StoreError('unavailable', `PostgreSQL is unavailable (${reason ?? codeInWords(code)})`)
   if (code === '23505') {
     const where = typeof e.constraint_name === 'string' ? ` (${e.constraint_name})` : ''
     return new StoreError('conflict', `a row with the same unique key already exists${where}`)

@@ -3,7 +3,7 @@
 import type postgres from 'postgres'
 import type { ChangeSink, RowChange } from '../store.ts'
 import { Deadline, withDeadline, type Deadlined } from './deadline.ts'
-import { toStoreError } from './errors.ts'
+import { isConnectionLost, poolerRefusal, toStoreError } from './errors.ts'
 import type { PgPool, QuerySql, Sql } from './pool.ts'
 
 type TxSql = postgres.TransactionSql<{}>
@@ -26,14 +26,63 @@ export class PgExecutor {
     try {
       return await this.runRaw(build, deadlineMs)
     } catch (e) {
-      throw toStoreError(e)
+      throw toStoreError(this.pool.explain(e))
     }
   }
 
   /** Like `run`, but the driver's errors come out as they are, for callers that branch on SQLSTATE. */
   async runRaw<T>(build: (sql: QuerySql) => Deadlined<T>, deadlineMs = this.deadlineMs): Promise<T> {
-    const root = this.tx?.root ?? this.pool.get()
-    return await withDeadline(build(this.tx?.sql ?? root), deadlineMs, () => this.pool.discard(root))
+    try {
+      return await this.once(build, deadlineMs)
+    } catch (e) {
+      // A pooler refused what the pool did (DESIGN §12): the pool does without it and the query,
+      // which the server never ran, goes again. In a transaction the whole transaction must go
+      // again, which its caller does (FailoverStore retries on the primary).
+      if (this.learnFrom(e) && !this.tx) return await this.once(build, deadlineMs)
+      throw e
+    }
+  }
+
+  /**
+   * `select 1` for the monitor's quick probe. Its deadline is shorter than a connect may take (a
+   * database waking from a nap), so a miss does not discard the pool, which requests and the
+   * reconnect may be waiting on; the decisive probe that follows runs under the connect deadline.
+   */
+  async quickPing(deadlineMs: number): Promise<void> {
+    let root: Sql | null = null
+    try {
+      root = await this.pool.acquire(deadlineMs)
+      await withDeadline(root`select 1`, deadlineMs)
+    } catch (e) {
+      if (root) this.dropIfLost(e, root)
+      this.learnFrom(e)
+      throw toStoreError(this.pool.explain(e))
+    }
+  }
+
+  private async once<T>(build: (sql: QuerySql) => Deadlined<T>, deadlineMs: number): Promise<T> {
+    const root = this.tx?.root ?? (await this.pool.acquire(deadlineMs))
+    try {
+      return await withDeadline(build(this.tx?.sql ?? root), deadlineMs, () => this.pool.discard(root))
+    } catch (e) {
+      this.dropIfLost(e, root)
+      throw e
+    }
+  }
+
+  /**
+   * A connection the server ended (a nap, a restart, a pooler that dropped it) says little about the
+   * pool's other connections except that they may be ended too, unnoticed: the pool is replaced, so
+   * the reconnect that follows (FailoverStore) opens fresh connections instead of trying stale ones.
+   */
+  private dropIfLost(error: unknown, root: Sql): void {
+    if (isConnectionLost(error)) this.pool.discard(root)
+  }
+
+  /** true when the error was a pooler's refusal that the pool has now adapted to */
+  private learnFrom(error: unknown): boolean {
+    const refusal = poolerRefusal(error)
+    return refusal !== null && this.pool.adapt(refusal)
   }
 
   /**
@@ -55,11 +104,32 @@ export class PgExecutor {
    * COMMIT, not fn's own time: fn's queries carry their own deadlines.
    */
   async transaction<T>(fn: (tx: PgExecutor) => Promise<T>): Promise<T> {
-    const root = this.tx?.root ?? this.pool.get()
+    let started = false
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transactionOnce(fn, () => (started = true))
+      } catch (e) {
+        // fn's own error (a StoreError, or the caller's) wins over what the rollback may have hit
+        if (e instanceof FnFailed) throw e.error
+        // Refused while connecting, before fn ran: nothing happened, so it goes again on the adapted pool.
+        if (this.learnFrom(e) && !started && !this.tx && attempt === 1) continue
+        throw toStoreError(this.pool.explain(e))
+      }
+    }
+  }
+
+  /** One transaction; rejects with fn's error wrapped in FnFailed, or with the driver's error as it is. */
+  private async transactionOnce<T>(fn: (tx: PgExecutor) => Promise<T>, onStart: () => void): Promise<T> {
+    const root = this.tx?.root ?? (await this.pool.acquire(this.deadlineMs))
     const deadline = new Deadline(this.deadlineMs, () => this.pool.discard(root))
     let fnError: { error: unknown } | null = null
     const body = async (sql: TxSql): Promise<T> => {
+      // Without startup parameters (a transaction-mode pooler) the statement timeout is set per
+      // transaction, sent ahead of fn's first query on the same connection: no round trip of its own.
+      if (!this.tx && !this.pool.style.startupParams)
+        sql.unsafe(`set local statement_timeout = ${Math.trunc(this.pool.statementTimeoutMs)}`).execute().catch(() => {})
       deadline.pause()
+      onStart()
       try {
         return await fn(new PgExecutor(this.pool, this.deadlineMs, this.sink, { sql, root }))
       } catch (error) {
@@ -73,9 +143,14 @@ export class PgExecutor {
     try {
       return (await deadline.race(work)) as T
     } catch (e) {
-      // fn's own error (a StoreError, or the caller's) wins over what the rollback may have hit
-      if (fnError !== null) throw (fnError as { error: unknown }).error
-      throw toStoreError(e)
+      if (fnError !== null) throw new FnFailed((fnError as { error: unknown }).error)
+      this.dropIfLost(e, root)
+      throw e
     }
   }
+}
+
+/** fn's own error, told apart from the driver's on its way out of transactionOnce */
+class FnFailed {
+  constructor(readonly error: unknown) {}
 }

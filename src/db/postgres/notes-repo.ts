@@ -39,8 +39,12 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
       const [row] = await ex.run((sql) => sql<NoteFields[]>`
         insert into notes (id, owner_id, title, body, search_text, created_at, updated_at, version)
         values (${input.id}, ${input.ownerId}, ${input.title}, ${input.body}, ${noteSearchText(input.title, input.body)}, ${now}, ${now}, 1)
+        on conflict (id) do update set id = excluded.id
+          where notes.owner_id = excluded.owner_id and notes.title = excluded.title and notes.body = excluded.body
         returning ${sql.unsafe(NOTE_COLUMNS)}`)
-      return written(row!)
+      // Idempotent for its own id: a create retried after a lost connection returns what it committed.
+      if (!row) throw new StoreError('conflict', 'a note with this id already exists')
+      return written(row)
     },
 
     async list(ownerId, { limit, cursor, q }) {

@@ -2,7 +2,7 @@
 // under our own deadline; a call that misses it discards the pool, so a hung socket cannot wedge
 // the store (porsager/postgres#1089, #1193).
 import type postgres from 'postgres'
-import type { SslMode } from '../../config-types.ts'
+import type { PoolMode, SslMode } from '../../config-types.ts'
 import type { MigrationFile } from '../migration-files.ts'
 import type { SyncConflict } from '../runtime.ts'
 import type {
@@ -28,6 +28,10 @@ export interface PostgresStoreOptions {
   statementTimeoutMs: number
   /** an explicit sslmode in the URL wins */
   sslmode: SslMode
+  /** DATABASE_POOL_MODE; default auto */
+  poolMode?: PoolMode
+  /** seconds an unused connection stays open; default 30 */
+  idleTimeoutS?: number
   /** our client deadline per call; default statementTimeoutMs + 1000 */
   deadlineMs?: number
 }
@@ -66,6 +70,16 @@ export class PostgresStore implements ReplicableStore {
     this.ex = new PgExecutor(this.pool, opts.deadlineMs ?? opts.statementTimeoutMs + 1000)
     ;({ users: this.users, sessions: this.sessions, notes: this.notes, audit: this.audit, settings: this.settings } =
       createRepos(this.ex))
+  }
+
+  /** What was learnt about a pooler in front of the server, in words; the style the pool uses. */
+  poolerNotes(): readonly string[] {
+    return this.pool.learnt
+  }
+
+  /** `select 1` whose missed deadline leaves the pool as it is (the monitor's first probe) */
+  quickPing(deadlineMs: number): Promise<void> {
+    return this.ex.quickPing(deadlineMs)
   }
 
   /** `select 1` under a deadline: default, the connect timeout. */

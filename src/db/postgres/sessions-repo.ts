@@ -1,4 +1,4 @@
-import { nowIso, type NewSession, type Session, type SessionRepo } from '../store.ts'
+import { nowIso, StoreError, type NewSession, type Session, type SessionRepo } from '../store.ts'
 import type { PgExecutor } from './executor.ts'
 import { toSession, type SessionRow } from './rows.ts'
 import { isUuid } from './uuid.ts'
@@ -22,8 +22,13 @@ export function createSessionRepo(ex: PgExecutor): SessionRepo {
 
   return {
     async create(input) {
-      const [row] = await ex.run((sql) => sql<SessionRow[]>`insert into sessions ${sql(newRow(input, nowIso()))} returning *`)
-      return written(row!)
+      // Idempotent for its own id, like users.create: a retried create returns what it committed.
+      const [row] = await ex.run((sql) => sql<SessionRow[]>`
+        insert into sessions ${sql(newRow(input, nowIso()))}
+        on conflict (id) do update set id = excluded.id where sessions.token_hash = excluded.token_hash
+        returning *`)
+      if (!row) throw new StoreError('conflict', 'a session with this id already exists')
+      return written(row)
     },
 
     async getByTokenHash(tokenHash) {
@@ -35,18 +40,22 @@ export function createSessionRepo(ex: PgExecutor): SessionRepo {
       if (!isUuid(oldId)) return null
       const now = nowIso()
       // One statement, so revoke-and-replace is atomic without a transaction: the insert only
-      // happens when the update found the old session still unrevoked.
+      // happens when the update found the old session still unrevoked — or already replaced by this
+      // very `next` (a retry after a lost connection whose first attempt committed: not a reuse).
       const rows = await ex.run((sql) => sql<SessionRow[]>`
         with old as (
           update sessions
-          set revoked_at = ${now}, replaced_by = ${next.id}, updated_at = ${now}, version = version + 1
-          where id = ${oldId} and revoked_at is null
+          set revoked_at = coalesce(revoked_at, ${now}), replaced_by = ${next.id},
+              updated_at = case when revoked_at is null then ${now}::timestamptz else updated_at end,
+              version = case when revoked_at is null then version + 1 else version end
+          where id = ${oldId} and (revoked_at is null or replaced_by = ${next.id})
           returning *
         ), created as (
           insert into sessions (id, user_id, token_hash, expires_at, created_at, updated_at, version)
           select ${next.id}::uuid, ${next.userId}::uuid, ${next.tokenHash}::text, ${next.expiresAt}::timestamptz,
                  ${now}::timestamptz, ${now}::timestamptz, 1
           from old
+          on conflict (id) do update set id = excluded.id where sessions.token_hash = excluded.token_hash
           returning *
         )
         select * from old union all select * from created`)

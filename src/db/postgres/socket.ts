@@ -32,7 +32,12 @@ function failedSocket(): Duplex {
   return stub
 }
 
-export function createSocketFactory(): SocketFactory {
+/**
+ * `onFirstByte` sees the first byte each server sends: with TLS asked for, that is its answer to
+ * the SSLRequest ('S' yes, 'N' no), which postgres.js does not report when it is no (it then fails
+ * the TLS handshake with a misleading reset or timeout).
+ */
+export function createSocketFactory(onFirstByte?: (byte: number) => void): SocketFactory {
   let silentCloses = 0
   let next = 0
 
@@ -44,9 +49,10 @@ export function createSocketFactory(): SocketFactory {
     const socket = new net.Socket()
     let answered = false
     let failed = false
-    socket.once('data', () => {
+    socket.once('data', (data: Buffer) => {
       answered = true
       silentCloses = 0
+      if (data.length > 0) onFirstByte?.(data[0]!)
     })
     socket.once('error', () => (failed = true))
     socket.once('close', () => {

@@ -48,8 +48,15 @@ export function createUserRepo(ex: PgExecutor): UserRepo {
     getByEmail,
 
     async create(input) {
-      const [row] = await ex.run((sql) => sql<UserRow[]>`insert into users ${sql(newRow(input))} returning *`)
-      return written(row!)
+      // Idempotent for its own id: a create retried after a lost connection finds the row its first
+      // attempt committed and returns it (the no-op update makes RETURNING yield it), never a 409.
+      const [row] = await ex.run((sql) => sql<UserRow[]>`
+        insert into users ${sql(newRow(input))}
+        on conflict (id) do update set id = excluded.id
+          where users.email = excluded.email and users.password_hash = excluded.password_hash
+        returning *`)
+      if (!row) throw new StoreError('conflict', 'a user with this id already exists')
+      return written(row)
     },
 
     async createIfAbsent(input) {
