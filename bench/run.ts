@@ -8,7 +8,7 @@
 //   BENCH_LOAD_S           seconds of mixed load before the "after load" memory figure (default 60)
 //   BENCH_DATABASE_URL     PostgreSQL to create the bench database in (default postgres://postgres@127.0.0.1:5432/postgres)
 //   BENCH_OUTPUT           where to write the results (default bench/RESULTS.md)
-//   BENCH_ONLY             some of postgres,sqlite,failover,cold-start,memory (prints; writes only to BENCH_OUTPUT)
+//   BENCH_ONLY             some of postgres,pooled,sqlite,failover,cold-start,memory (prints; writes only to BENCH_OUTPUT)
 //   BENCH_SERVER_ENTRY     measure another checkout's entry file instead of src/index.ts
 //   also BENCH_WARMUP_S, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_REPLAY_N, BENCH_FAILOVER_TRIALS, BENCH_COLD_START_TRIALS
 import { writeFileSync } from 'node:fs'
@@ -21,10 +21,11 @@ import { Processes } from './lib/processes.ts'
 import { renderMarkdown, Results, summaryTable } from './lib/report.ts'
 import { readSettings } from './lib/settings.ts'
 import { ensureWrk } from './lib/wrk.ts'
+import { pgBouncerUnavailable } from '../test/helpers/pgbouncer.ts'
 import { coldStart } from './scenarios/cold-start.ts'
 import { failover } from './scenarios/failover.ts'
 import { memory } from './scenarios/memory.ts'
-import { postgresSuite, sqliteSuite } from './scenarios/suites.ts'
+import { pooledSuite, postgresSuite, sqliteSuite } from './scenarios/suites.ts'
 import { throughputTable, type ThroughputOutcome } from './scenarios/throughput.ts'
 import { join } from 'node:path'
 
@@ -69,11 +70,16 @@ async function main(): Promise<void> {
     const wanted = (group: string) => settings.only === null || settings.only.has(group)
     log(`bench ${settings.quick ? '(quick) ' : ''}— ${settings.durationS} s per wrk run, -t${settings.threads} -c${settings.connections}`)
 
-    const needsPg = ['postgres', 'failover', 'memory'].some(wanted)
+    const needsPg = ['postgres', 'pooled', 'failover', 'memory'].some(wanted)
     if (pg && needsPg) {
       db = await createBenchDatabase(settings.databaseUrl)
       log(`PostgreSQL ${pg}: database ${db.name}`)
       if (wanted('postgres')) outcomes.push(...(await postgresSuite(ctx, { databaseUrl: db.url, account, jwtSecret })))
+      if (wanted('pooled')) {
+        const why = pgBouncerUnavailable()
+        if (why) results.missing('note list and create via PgBouncer', 'reported', why)
+        else outcomes.push(...(await pooledSuite(ctx, { databaseUrl: db.url, account, jwtSecret })))
+      }
     } else if (needsPg) {
       console.warn(`PostgreSQL unreachable at ${redactUrl(settings.databaseUrl)}: its figures are reported as not measured`)
       for (const f of PG_FIGURES) results.missing(f, 'see the issue', `PostgreSQL unreachable at ${redactUrl(settings.databaseUrl)}`)
@@ -126,7 +132,9 @@ What the raw baselines do (\`bench/baselines/\`, plain \`Bun.serve\`, no framewo
   (\`select * from users where id = $1 and deleted_at is null\`), then the same note SQL through postgres.js
   (\`select <the note columns but search_text> from notes where owner_id = $1 and deleted_at is null order by id
   desc limit 21\`, or \`insert into notes (<columns>) values ($1, …) returning <the note columns>\`, written the way
-  the server writes it), pool of 10, prepared statements, statement_timeout set.
+  the server writes it), pool of 10, prepared statements, statement_timeout set. For the "via PgBouncer" rows the
+  same baseline goes through the same private PgBouncer (transaction mode, refusing startup parameters, as Neon's
+  pooler does) with \`POOLED=1\`: no startup parameters, unnamed statements — what the server then does too.
 - \`sqlite-notes.ts\`: the same on bun:sqlite, the same SQL text prepared once, on the server's own database file
   with the same pragmas; the insert in \`BEGIN IMMEDIATE\`.
 

@@ -12,12 +12,15 @@ const url = process.env.DATABASE_URL
 const secret = process.env.JWT_SECRET
 if (!url || !secret) throw new Error('DATABASE_URL and JWT_SECRET are required')
 
+// POOLED=1: through a transaction-mode pooler, as the server then runs: no startup parameters, no
+// named prepared statements
+const pooled = process.env.POOLED === '1'
 const sql = postgres(url, {
   max: Number(process.env.DATABASE_POOL_SIZE ?? 10),
   connect_timeout: 5,
   idle_timeout: 30,
-  prepare: true,
-  connection: { statement_timeout: Number(process.env.DB_STATEMENT_TIMEOUT_MS ?? 15_000) },
+  prepare: !pooled,
+  connection: pooled ? {} : { statement_timeout: Number(process.env.DB_STATEMENT_TIMEOUT_MS ?? 15_000) },
   onnotice: () => {},
 })
 const verify = await hs256Verifier(secret)

@@ -7,6 +7,7 @@ import { createNotes, createUsers, login, NOTE, type Account } from '../lib/api.
 import type { BenchContext } from '../lib/context.ts'
 import { analyze } from '../lib/pg.ts'
 import { startBaseline, startServer, type Running } from '../lib/servers.ts'
+import { startPgBouncer } from '../../test/helpers/pgbouncer.ts'
 import { postJsonScript } from '../lib/wrk.ts'
 import { loginBurst } from './login-burst.ts'
 import { outboxReplay } from './replay.ts'
@@ -52,7 +53,7 @@ const authed = (r: Running, token: string, path: string, script?: string) => ({
 /** note list (20 rows) and note create: this server at warn and at info beside the database's raw baseline */
 async function noteThroughput(
   ctx: BenchContext,
-  database: 'PostgreSQL' | 'SQLite',
+  database: 'PostgreSQL' | 'PostgreSQL via PgBouncer' | 'SQLite',
   p: { server: Running; serverInfo: Running; baseline: Running; token: string; tokenInfo: string },
 ): Promise<ThroughputOutcome[]> {
   const outcomes: ThroughputOutcome[] = []
@@ -122,6 +123,34 @@ export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databas
     return outcomes
   } finally {
     await stopAll()
+  }
+}
+
+/**
+ * Note list and create through a private PgBouncer in transaction mode (refusing startup parameters,
+ * as Neon's pooler does) in front of the same PostgreSQL, beside a raw baseline through the same
+ * pooler: what a user of a pooled URL gets, next to the direct figures above.
+ */
+export async function pooledSuite(ctx: BenchContext, o: SuiteInput & { databaseUrl: string }): Promise<ThroughputOutcome[]> {
+  const repo = ctx.settings.repoRoot
+  const { start, stopAll } = processGroup()
+  const target = new URL(o.databaseUrl)
+  const bouncer = await startPgBouncer({ targetHost: target.hostname, targetPort: Number(target.port || 5432), style: 'refuses-startup-parameters' })
+  try {
+    const pooledUrl = bouncer.pooledUrl(o.databaseUrl)
+    const common = { databaseUrl: pooledUrl, jwtSecret: o.jwtSecret, admin: o.account }
+    const server = await start(startServer(ctx.procs, ctx.settings.serverEntry, { ...common, name: 'pooled-warn', logLevel: 'warn', fallbackPath: fallbackFile(ctx, 'pooled-warn') }))
+    const serverInfo = await start(startServer(ctx.procs, ctx.settings.serverEntry, { ...common, name: 'pooled-info', logLevel: 'info', fallbackPath: fallbackFile(ctx, 'pooled-info') }))
+    const rawPg = await start(startBaseline(ctx.procs, repo, 'pg-notes', { DATABASE_URL: pooledUrl, JWT_SECRET: o.jwtSecret, POOLED: '1' }))
+    const token = await login(server.baseUrl, o.account)
+    const tokenInfo = await login(serverInfo.baseUrl, o.account)
+    await createNotes(server.baseUrl, token, LIST_ROWS)
+    await analyze(o.databaseUrl)
+    ctx.log('throughput (PostgreSQL via PgBouncer)')
+    return await noteThroughput(ctx, 'PostgreSQL via PgBouncer', { server, serverInfo, baseline: rawPg, token, tokenInfo })
+  } finally {
+    await stopAll()
+    await bouncer.stop()
   }
 }
 
