@@ -8,6 +8,7 @@
 import { rmSync } from 'node:fs'
 import type { Logger } from 'pino'
 import { backupFallback } from './backup.ts'
+import { RuntimeHistory, type HistorySnapshot } from './history.ts'
 import { Mirror } from './mirror.ts'
 import type { PostgresStore } from './postgres/postgres-store.ts'
 import type { DatabaseRuntime, Mode, ProbeResult, RuntimeStatus, SyncConflict } from './runtime.ts'
@@ -42,6 +43,8 @@ export interface FailoverStoreOptions extends Omit<OpenedStores, 'reopenFallback
   backup: { dir: string; keep: number }
   /** runs on PostgreSQL after each recovery (seeding again), errors are logged */
   afterRecovery?: (primary: Store) => Promise<void>
+  /** where mode changes and probe latencies are recorded; default a new one */
+  history?: RuntimeHistory
 }
 
 // Which repository methods write: they take the write gate and are journaled in fallback mode.
@@ -81,7 +84,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private fallbackJournalMode: string
   private readonly primary: PostgresStore | null
   private readonly log: Logger
-  private mode: Mode
+  private readonly recorded: RuntimeHistory
+  private modeNow!: Mode
   private primaryStatus: 'up' | 'down' | 'unconfigured'
   private primaryError: string | null
   private lastProbeAt: string | null = null
@@ -107,6 +111,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.fallback = opts.fallback
     this.fallbackJournalMode = opts.fallback.journalMode()
     this.log = opts.logger
+    this.recorded = opts.history ?? new RuntimeHistory()
     this.primaryStatus = !opts.primaryConfigured ? 'unconfigured' : opts.primaryUp && opts.primary ? 'up' : 'down'
     this.primaryError = opts.primaryError
     this.mode = this.primaryStatus === 'up' ? 'primary' : 'fallback'
@@ -123,6 +128,16 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.notes = this.routed('notes')
     this.audit = this.routed('audit')
     this.settings = this.routed('settings')
+  }
+
+  /** every assignment of the mode goes through here, so the history sees each change */
+  private get mode(): Mode {
+    return this.modeNow
+  }
+
+  private set mode(mode: Mode) {
+    this.modeNow = mode
+    this.recorded.modeChanged(mode)
   }
 
   get kind(): StoreKind {
@@ -431,13 +446,16 @@ export class FailoverStore implements Store, DatabaseRuntime {
 
   private async probeOnce(primary: PostgresStore): Promise<boolean> {
     this.lastProbeAt = nowIso()
+    const started = performance.now()
     try {
       await primary.ping(this.opts.probeTimeoutMs ?? 1000)
+      this.recorded.probed(true, performance.now() - started)
       this.failures = 0
       this.successes++
       if (this.mode === 'primary') this.primaryStatus = 'up'
       return true
     } catch (err) {
+      this.recorded.probed(false, performance.now() - started)
       this.failures++
       this.successes = 0
       this.primaryStatus = 'down'
@@ -486,6 +504,10 @@ export class FailoverStore implements Store, DatabaseRuntime {
       lastFailoverAt: this.lastFailoverAt,
       lastRecoveryAt: this.lastRecoveryAt,
     }
+  }
+
+  history(): HistorySnapshot {
+    return this.recorded.snapshot()
   }
 
   async ready(): Promise<boolean> {
