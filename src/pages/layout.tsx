@@ -21,6 +21,8 @@ function Shell({ title, script, refreshWithoutScriptS, children }: LayoutProps) 
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="referrer" content="no-referrer" />
         <title>{title}</title>
+        {/* no favicon to fetch: an empty data: icon */}
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/assets/page.css" />
         {refreshWithoutScriptS ? (
           <noscript>

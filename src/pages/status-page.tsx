@@ -5,7 +5,7 @@
 // <meta refresh>.
 import { page } from './layout.tsx'
 import { durationWords, type StatusView } from './status-model.ts'
-import { LatencyChart, ModeTimeline } from './timeline-svg.tsx'
+import { LatencyChart, ModeChanges, ModeTimeline } from './timeline-svg.tsx'
 
 const HEALTH_WORDS = { healthy: 'healthy', degraded: 'degraded', unhealthy: 'unhealthy' } as const
 
@@ -93,6 +93,7 @@ export function LiveStatus({ view }: { view: StatusView }) {
           <span class="key m-primary" /> primary <span class="key m-recovering" /> recovering <span class="key m-fallback" /> fallback{' '}
           <span class="key m-none" /> before this process started
         </p>
+        <ModeChanges history={view.history} />
         <LatencyChart history={view.history} />
         <p class="legend">
           <span class="key probe-ok" /> primary probe latency, average per minute <span class="key probe-failed" /> a failed probe

@@ -6,7 +6,7 @@ import { HISTORY_WINDOW_MS, type HistorySnapshot, type ModeChange } from '../db/
 import type { Mode } from '../db/runtime.ts'
 
 const W = 720
-const LEFT = 44
+const LEFT = 58
 const PLOT = W - LEFT - 8
 const BAND_H = 22
 const LAT_H = 80
@@ -64,7 +64,7 @@ export function ModeTimeline({ history }: { history: HistorySnapshot }) {
 export function LatencyChart({ history }: { history: HistorySnapshot }) {
   const start = history.now - HISTORY_WINDOW_MS
   const good = history.probes.flatMap((b) => (b.avg_ms === null ? [] : [b.avg_ms]))
-  const top = Math.max(10, ...history.probes.map((b) => b.max_ms ?? 0))
+  const top = Math.max(10, ...good)
   const barW = Math.max(1, fixed(PLOT / (24 * 60)))
   const failures = history.probes.reduce((n, b) => n + b.failures, 0)
   const probes = history.probes.reduce((n, b) => n + b.probes, 0)
@@ -91,5 +91,22 @@ export function LatencyChart({ history }: { history: HistorySnapshot }) {
       })}
       <HourTicks y={LAT_H + 6} />
     </svg>
+  )
+}
+
+const CHANGES_LISTED = 8
+
+/** The last mode changes in words, newest first: a short outage is a sliver on a 24 h band. */
+export function ModeChanges({ history }: { history: HistorySnapshot }) {
+  const changes = history.modes.slice(1).reverse().slice(0, CHANGES_LISTED)
+  if (changes.length === 0) return <p class="legend" id="mode-changes">No mode change since this process started.</p>
+  return (
+    <ol class="changes" id="mode-changes">
+      {changes.map((m) => (
+        <li>
+          <time datetime={new Date(m.at).toISOString()}>{new Date(m.at).toISOString().replace('T', ' ').slice(0, 19)} UTC</time> → {m.mode}
+        </li>
+      ))}
+    </ol>
   )
 }
