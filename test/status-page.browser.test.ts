@@ -5,7 +5,7 @@
 // and its "try it" gets 200 from /health. Screenshots land in test-artifacts/screenshots/.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Frame, Page } from 'playwright-core'
-import { launchBrowser, requireChromium, type TestBrowser } from './helpers/browser.ts'
+import { launchBrowser, requireChromium, type PageGlobals, type TestBrowser } from './helpers/browser.ts'
 import { ADMIN_EMAIL, ADMIN_PASSWORD, failoverEnv, waitFor } from './helpers/failover-workload.ts'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
 import { startFramingHost, type FramingHost } from './helpers/framing-host.ts'
@@ -72,7 +72,7 @@ describe.skipIf(!run)('status page in Chromium', () => {
     expect(await frame.locator('#fact-primary strong').innerText()).toBe('up')
     expect(await frame.locator('svg.chart').count()).toBe(2)
     // the script runs: the page refreshes itself
-    await frame.waitForFunction(() => Number(document.body.dataset.refreshes) >= 1, undefined, { timeout: WAIT_MS })
+    await frame.waitForFunction(() => Number((globalThis as unknown as PageGlobals).document.body.dataset.refreshes) >= 1, undefined, { timeout: WAIT_MS })
     await browser!.screenshot(page, 'status-framed-postgresql')
     expect(browser!.problems.errors).toEqual([])
     expect(await browser!.problems.cspViolations(page)).toEqual([])
@@ -102,14 +102,15 @@ describe.skipIf(!run)('status page in Chromium', () => {
     // another site may be denied storage altogether: then nothing can be in it either)
     expect(await frame.inputValue('#signin input[name=password]')).toBe('')
     const stored = await frame.evaluate(() => {
-      const count = (s: () => Storage) => {
+      const page = globalThis as unknown as PageGlobals
+      const count = (get: () => { length: number }) => {
         try {
-          return s().length
+          return get().length
         } catch {
           return 0
         }
       }
-      return [count(() => localStorage), count(() => sessionStorage), document.cookie]
+      return [count(() => page.localStorage), count(() => page.sessionStorage), page.document.cookie]
     })
     expect(stored).toEqual([0, 0, ''])
 

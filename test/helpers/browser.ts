@@ -32,6 +32,17 @@ export function requireChromium(suite: string): boolean {
   return false
 }
 
+/**
+ * What page functions passed to evaluate() may read (this project's types have no DOM). Functions, not
+ * strings: a string is eval'ed in the page, which the app's CSP rightly refuses.
+ */
+export interface PageGlobals {
+  __csp?: string[]
+  document: { body: { dataset: Record<string, string | undefined> }; cookie: string }
+  localStorage: { length: number }
+  sessionStorage: { length: number }
+}
+
 export interface Problems {
   /** console messages of type error, and uncaught page errors, from every frame */
   errors: string[]
@@ -83,7 +94,7 @@ export async function launchBrowser(opts: { extraArgs?: string[]; ignoreHTTPSErr
       errors,
       async cspViolations(page) {
         const found: string[] = []
-        for (const frame of page.frames()) found.push(...(await frame.evaluate(() => (window as unknown as { __csp?: string[] }).__csp ?? [])))
+        for (const frame of page.frames()) found.push(...(await frame.evaluate(() => (globalThis as unknown as PageGlobals).__csp ?? [])))
         return found
       },
     },
