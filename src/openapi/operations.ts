@@ -95,7 +95,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     summary: 'Trade a refresh token for a new pair (the old one is spent)',
     description: 'A refresh token used twice ends every session of its account.',
     ok: { status: 200, description: 'the new token pair', schema: s.tokenPairSchema },
-    errors: [...JSON_DB],
+    errors: ['unauthorized', ...JSON_DB],
     example: { refresh_token: REFRESH_TOKEN },
     invalidExample: { refresh_token: 'not-a-refresh-token' },
   },
