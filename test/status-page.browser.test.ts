@@ -5,14 +5,14 @@
 // and its "try it" gets 200 from /health. Screenshots land in test-artifacts/screenshots/.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Frame, Page } from 'playwright-core'
-import { launchBrowser, requireChromium, type PageGlobals, type TestBrowser } from './helpers/browser.ts'
+import { launchBrowser, requireBrowser, type PageGlobals, type TestBrowser } from './helpers/browser.ts'
 import { ADMIN_EMAIL, ADMIN_PASSWORD, failoverEnv, waitFor } from './helpers/failover-workload.ts'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
 import { startFramingHost, type FramingHost } from './helpers/framing-host.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, TEST_DATABASE_URL, type TestDatabase } from './helpers/pg.ts'
 import { getJson, ServerHarness } from './helpers/spawn-server.ts'
 
-const run = requireChromium('status page in a browser') && requirePostgres(await pgAvailable(), 'status page in a browser')
+const run = requireBrowser('status page in a browser') && requirePostgres(await pgAvailable(), 'status page in a browser')
 
 /** generous bounds: each wait ends as soon as its condition holds */
 const WAIT_MS = 30_000

@@ -107,17 +107,6 @@ export function docsPage(doc: Json) {
           </nav>
         </header>
         <p>{doc.info.description}</p>
-        {(doc.tags as Json[]).map((tag) =>
-          byTag.has(tag.name) ? (
-            <section class="card" id={`tag-${tag.name}`}>
-              <h2>{tag.name}</h2>
-              <p class="note">{tag.description}</p>
-              {byTag.get(tag.name)!.map((o) => (
-                <Operation {...o} />
-              ))}
-            </section>
-          ) : null,
-        )}
         <section class="card" id="tryit">
           <h2>Try it</h2>
           <noscript>
@@ -141,6 +130,17 @@ export function docsPage(doc: Json) {
           <h3 id="tryit-status" />
           <pre id="tryit-response" />
         </section>
+        {(doc.tags as Json[]).map((tag) =>
+          byTag.has(tag.name) ? (
+            <section class="card" id={`tag-${tag.name}`}>
+              <h2>{tag.name}</h2>
+              <p class="note">{tag.description}</p>
+              {byTag.get(tag.name)!.map((o) => (
+                <Operation {...o} />
+              ))}
+            </section>
+          ) : null,
+        )}
       </main>
     ),
   })

@@ -22,13 +22,15 @@ export const CHROMIUM_ARGS = [
 ]
 
 /**
- * Whether the browser suite runs: Chromium missing fails under REQUIRE_BROWSER=1 (.ci/run installs
- * it), else one loud line and a skip.
+ * Whether the browser suite runs: it needs Chromium, and openssl for the framing host's certificate.
+ * Either missing fails under REQUIRE_BROWSER=1 (.ci/run installs both), else one loud line and a skip.
  */
-export function requireChromium(suite: string): boolean {
-  if (existsSync(CHROMIUM)) return true
-  if (process.env.REQUIRE_BROWSER === '1') throw new Error(`${suite}: ${CHROMIUM} is missing and REQUIRE_BROWSER=1 (apt-get install -y chromium)`)
-  console.warn(`SKIPPED ${suite}: ${CHROMIUM} is missing (apt-get install -y chromium)`)
+export function requireBrowser(suite: string): boolean {
+  const missing = [existsSync(CHROMIUM) ? null : CHROMIUM, Bun.which('openssl') ? null : 'openssl'].filter(Boolean)
+  if (missing.length === 0) return true
+  const why = `${missing.join(' and ')} missing (apt-get install -y chromium openssl)`
+  if (process.env.REQUIRE_BROWSER === '1') throw new Error(`${suite}: ${why} and REQUIRE_BROWSER=1`)
+  console.warn(`SKIPPED ${suite}: ${why}`)
   return false
 }
 
