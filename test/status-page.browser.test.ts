@@ -141,6 +141,22 @@ describe.skipIf(!run)('status page in Chromium', () => {
     await own.close()
   }, 60_000)
 
+  test('with JavaScript off: the status renders, sign-in says it needs JavaScript, and <meta refresh> reloads the page', async () => {
+    const off = await browser!.newPage()
+    const cdp = await browser!.context.newCDPSession(off)
+    await cdp.send('Emulation.setScriptExecutionDisabled', { value: true })
+    await off.goto(`${baseUrl}/?refresh=${REFRESH_S}`)
+    expect(await off.locator('#serving').innerText()).toBe('PostgreSQL')
+    expect(await off.locator('#signin').isVisible()).toBe(false)
+    expect(await off.locator('#admin').innerText()).toContain('Signing in needs JavaScript')
+    // the browser itself reloads the page: a new navigation of the main frame
+    await off.waitForEvent('framenavigated', { predicate: (f) => f === off.mainFrame(), timeout: WAIT_MS })
+    await off.locator('#serving', { hasText: 'PostgreSQL' }).waitFor({ timeout: WAIT_MS })
+    await browser!.screenshot(off, 'status-without-javascript')
+    expect(browser!.problems.errors).toEqual([])
+    await off.close()
+  }, 60_000)
+
   test('/docs renders, and its "try it" gets 200 from /health', async () => {
     const docs = await browser!.newPage()
     await docs.goto(`${baseUrl}/docs`)
