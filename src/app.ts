@@ -11,10 +11,13 @@ import { adminUsersRoutes } from './routes/admin-users.ts'
 import { healthFastRoute, healthRoutes } from './routes/health.ts'
 import { configRoutes } from './routes/config.ts'
 import { fallbackAdminRoutes } from './routes/fallback-admin.ts'
+import { apiDocsRoutes } from './routes/api-docs.ts'
+import { pageAssetRoutes } from './routes/page-assets.ts'
+import { statusPageRoutes } from './routes/status-page.ts'
 import { isStoreError } from './db/store.ts'
 import { createAccessTokenVerifier } from './auth/tokens.ts'
 import { createPasswordService } from './auth/password.ts'
-import { isProbe, logRequest, PROBE_SECURITY_HEADERS, requestIds, SECURITY_HEADERS } from './http-frame.ts'
+import { isPage, isProbe, logRequest, PAGE_SECURITY_HEADERS, PROBE_SECURITY_HEADERS, requestIds, SECURITY_HEADERS } from './http-frame.ts'
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
@@ -30,7 +33,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.set('requestId', id)
     c.set('deps', deps)
     c.set('verifyAccessToken', verifyAccessToken)
-    const securityHeaders = isProbe(c.req.path) ? PROBE_SECURITY_HEADERS : SECURITY_HEADERS
+    const securityHeaders = isProbe(c.req.path) ? PROBE_SECURITY_HEADERS : isPage(c.req.path) ? PAGE_SECURITY_HEADERS : SECURITY_HEADERS
     for (const name in securityHeaders) c.header(name, securityHeaders[name])
     c.header('X-Request-Id', id)
     await next()
@@ -60,6 +63,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api/v1/notes', notesRoutes())
   app.route('/api/v1/admin', adminUsersRoutes(passwords))
   app.route('/api/v1/sqlite-fallback', fallbackAdminRoutes())
+  app.route('/', statusPageRoutes())
+  app.route('/assets', pageAssetRoutes())
+  app.route('/', apiDocsRoutes(() => app, deps.config.version))
 
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404))
 

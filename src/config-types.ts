@@ -25,6 +25,8 @@ export interface Config {
   /** pretty logs: only on a TTY and not in production */
   prettyLogs: boolean
   version: string
+  /** SPACE_ID: the Hugging Face Space this runs in ('owner/name'), null elsewhere */
+  spaceId: string | null
   bodyLimitBytes: number
   corsOrigins: string[]
   database: {

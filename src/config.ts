@@ -84,6 +84,7 @@ export function loadConfig(sources: ConfigSources): Config {
     logLevel: oneOf('LOG_LEVEL', get(env, 'LOG_LEVEL'), 'info', LOG_LEVELS),
     prettyLogs: (sources.isTTY ?? process.stdout.isTTY === true) && nodeEnv !== 'production',
     version: packageVersion(),
+    spaceId: get(env, 'SPACE_ID') ?? null,
     bodyLimitBytes: byteSize('BODY_LIMIT', get(env, 'BODY_LIMIT'), 1024 * 1024),
     corsOrigins: corsOrigins(get(env, 'CORS_ORIGINS')),
     database: {

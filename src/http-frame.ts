@@ -25,6 +25,33 @@ const PROBE_PATHS = new Set(['/health', '/health/live', '/health/ready'])
 export const isProbe = (path: string): boolean => PROBE_PATHS.has(path)
 export const PROBE_SECURITY_HEADERS: Readonly<Record<string, string>> = { 'X-Content-Type-Options': 'nosniff' }
 
+/**
+ * The HTML pages (the status page at /, the API docs at /docs) and the script and style files they
+ * load. A Hugging Face Space shows / inside an iframe on huggingface.co, so framing is allowed to it
+ * (and to the app itself) by CSP frame-ancestors instead of X-Frame-Options. Everything a page loads
+ * comes from the app: no inline script, no eval, no inline style, no other origin.
+ */
+export const PAGE_PATHS = new Set(['/', '/docs'])
+export const PAGE_ASSET_PREFIX = '/assets/'
+export const isPage = (path: string): boolean => PAGE_PATHS.has(path) || path.startsWith(PAGE_ASSET_PREFIX)
+export const FRAME_ANCESTORS = "'self' https://huggingface.co"
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  `frame-ancestors ${FRAME_ANCESTORS}`,
+].join('; ')
+export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'Referrer-Policy': 'no-referrer',
+  'Strict-Transport-Security': 'max-age=15552000; includeSubDomains',
+  'X-Content-Type-Options': 'nosniff',
+}
+
 const REQUEST_ID_MAX = 255
 const REQUEST_ID_CHARS = /^[\w\-=]+$/
 

@@ -2,10 +2,10 @@
 // Every failure names the field: details is a list of {field, message}.
 import { zValidator } from '@hono/zod-validator'
 import { createMiddleware } from 'hono/factory'
-import type { ValidationTargets } from 'hono'
 import type { z } from 'zod'
 import type { AppEnv } from './app-env.ts'
 import { AppError } from './errors.ts'
+import { guards, validates } from './openapi/route-meta.ts'
 
 export interface FieldIssue {
   field: string
@@ -18,14 +18,18 @@ export const fieldIssues = (error: { issues: ReadonlyArray<{ path: PropertyKey[]
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i
 
 /** 415 unless the body is declared JSON: without it Hono's validator would silently see `{}`. */
-export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
-  const type = (c.req.header('Content-Type') ?? '').split(';')[0]!.trim()
-  if (!JSON_TYPE.test(type)) throw new AppError('unsupported_media_type', 'Content-Type must be application/json')
-  await next()
-})
+export const requireJson = guards(
+  createMiddleware<AppEnv>(async (c, next) => {
+    const type = (c.req.header('Content-Type') ?? '').split(';')[0]!.trim()
+    if (!JSON_TYPE.test(type)) throw new AppError('unsupported_media_type', 'Content-Type must be application/json')
+    await next()
+  }),
+  'json-content-type',
+)
 
-function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T, what: string) {
-  return zValidator(
+/** The middleware carries its schema (openapi/route-meta.ts): /openapi.json is made from it. */
+function validate<T extends z.ZodType, Target extends 'json' | 'query' | 'param'>(target: Target, schema: T, what: string) {
+  const middleware = zValidator(
     target,
     schema,
     (result) => {
@@ -40,6 +44,7 @@ function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(t
     // type is conditional on the schema type, which TypeScript cannot resolve for a generic T.
     { validationFunction: (s: T, value: unknown) => s.safeParse(value) as never },
   )
+  return validates(middleware, target, schema)
 }
 
 /** JSON body validated by `schema` (use strict object schemas so unknown fields are rejected). */

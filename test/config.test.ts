@@ -334,6 +334,7 @@ describe('defaults', () => {
       logLevel: 'info',
       prettyLogs: false,
       version: JSON.parse(readFileSync(join(import.meta.dir, '..', 'package.json'), 'utf8')).version,
+      spaceId: null,
       bodyLimitBytes: 1048576,
       corsOrigins: [],
       database: {

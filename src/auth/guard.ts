@@ -5,6 +5,7 @@ import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../app-env.ts'
 import type { Role } from '../db/store.ts'
 import { AppError } from '../errors.ts'
+import { guards } from '../openapi/route-meta.ts'
 
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9_\-.]+)[ \t]*$/i
 
@@ -27,28 +28,37 @@ async function authenticate(c: Context<AppEnv>): Promise<Authenticated> {
 }
 
 /** 401 unless a valid bearer token of a live, enabled user comes with the request. */
-export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
-  const result = await authenticate(c)
-  if (!result.ok) throw new AppError('unauthorized', result.message, undefined, { 'WWW-Authenticate': 'Bearer' })
-  await next()
-})
+export const requireAuth = guards(
+  createMiddleware<AppEnv>(async (c, next) => {
+    const result = await authenticate(c)
+    if (!result.ok) throw new AppError('unauthorized', result.message, undefined, { 'WWW-Authenticate': 'Bearer' })
+    await next()
+  }),
+  'bearer',
+)
 
 /** Sets c.get('user') when a valid bearer token is present; otherwise the request goes on anonymously. */
-export const optionalAuth = createMiddleware<AppEnv>(async (c, next) => {
-  try {
-    await authenticate(c)
-  } catch (e) {
-    // Public routes (health, config) must answer even when the user lookup cannot: serve them anonymously.
-    c.get('deps').logger.debug({ err: { name: (e as Error).name, message: (e as Error).message } }, 'optional auth skipped')
-  }
-  await next()
-})
+export const optionalAuth = guards(
+  createMiddleware<AppEnv>(async (c, next) => {
+    try {
+      await authenticate(c)
+    } catch (e) {
+      // Public routes (health, config) must answer even when the user lookup cannot: serve them anonymously.
+      c.get('deps').logger.debug({ err: { name: (e as Error).name, message: (e as Error).message } }, 'optional auth skipped')
+    }
+    await next()
+  }),
+  'optional-bearer',
+)
 
 /** After requireAuth: 403 unless the user has `role`. */
 export const requireRole = (role: Role) =>
-  createMiddleware<AppEnv>(async (c, next) => {
-    const user = c.get('user') as AppEnv['Variables']['user'] | undefined
-    if (!user) throw new AppError('unauthorized', 'a bearer token is required', undefined, { 'WWW-Authenticate': 'Bearer' })
-    if (user.role !== role) throw new AppError('forbidden', `this route requires the ${role} role`)
-    await next()
-  })
+  guards(
+    createMiddleware<AppEnv>(async (c, next) => {
+      const user = c.get('user') as AppEnv['Variables']['user'] | undefined
+      if (!user) throw new AppError('unauthorized', 'a bearer token is required', undefined, { 'WWW-Authenticate': 'Bearer' })
+      if (user.role !== role) throw new AppError('forbidden', `this route requires the ${role} role`)
+      await next()
+    }),
+    { role },
+  )

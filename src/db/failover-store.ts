@@ -8,6 +8,7 @@
 import { rmSync } from 'node:fs'
 import type { Logger } from 'pino'
 import { backupFallback } from './backup.ts'
+import { RuntimeHistory, type HistorySnapshot } from './history.ts'
 import { Mirror } from './mirror.ts'
 import type { PostgresStore } from './postgres/postgres-store.ts'
 import type { DatabaseRuntime, Mode, ProbeResult, RuntimeStatus, SyncConflict } from './runtime.ts'
@@ -47,6 +48,8 @@ export interface FailoverStoreOptions extends Omit<OpenedStores, 'reopenFallback
   backup: { dir: string; keep: number }
   /** runs on PostgreSQL after each recovery (seeding again), errors are logged */
   afterRecovery?: (primary: Store) => Promise<void>
+  /** where mode changes and probe latencies are recorded; default a new one */
+  history?: RuntimeHistory
 }
 
 // Which repository methods write: they take the write gate and are journaled in fallback mode.
@@ -88,7 +91,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private fallbackJournalMode: string
   private readonly primary: PostgresStore | null
   private readonly log: Logger
-  private mode: Mode
+  private readonly recorded: RuntimeHistory
+  private modeNow!: Mode
   private primaryStatus: 'up' | 'down' | 'unconfigured'
   private primaryError: string | null
   private lastProbeAt: string | null = null
@@ -121,6 +125,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.fallback = opts.fallback
     this.fallbackJournalMode = opts.fallback.journalMode()
     this.log = opts.logger
+    this.recorded = opts.history ?? new RuntimeHistory()
     this.primaryStatus = !opts.primaryConfigured ? 'unconfigured' : opts.primaryUp && opts.primary ? 'up' : 'down'
     this.primaryError = opts.primaryError
     this.mode = this.primaryStatus === 'up' ? 'primary' : 'fallback'
@@ -139,6 +144,16 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.notes = this.routed('notes')
     this.audit = this.routed('audit')
     this.settings = this.routed('settings')
+  }
+
+  /** every assignment of the mode goes through here, so the history sees each change */
+  private get mode(): Mode {
+    return this.modeNow
+  }
+
+  private set mode(mode: Mode) {
+    this.modeNow = mode
+    this.recorded.modeChanged(mode)
   }
 
   get kind(): StoreKind {
@@ -540,13 +555,16 @@ export class FailoverStore implements Store, DatabaseRuntime {
 
   private async probeOnce(ping: () => Promise<void>): Promise<boolean> {
     this.lastProbeAt = nowIso()
+    const started = performance.now()
     try {
       await ping()
+      this.recorded.probed(true, performance.now() - started)
       this.successes++
       this.primarySeenAt = Date.now()
       if (this.mode === 'primary') this.primaryStatus = 'up'
       return true
     } catch (err) {
+      this.recorded.probed(false, performance.now() - started)
       this.successes = 0
       this.primaryStatus = 'down'
       this.primaryError = errorLine(err)
@@ -597,6 +615,10 @@ export class FailoverStore implements Store, DatabaseRuntime {
       lastFailoverAt: this.lastFailoverAt,
       lastRecoveryAt: this.lastRecoveryAt,
     }
+  }
+
+  history(): HistorySnapshot {
+    return this.recorded.snapshot()
   }
 
   async ready(): Promise<boolean> {

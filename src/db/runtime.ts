@@ -1,5 +1,6 @@
 // What the HTTP layer may ask of the database layer beyond `Store`: its state, and the manual
 // controls of the fallback admin API and CLI. Implemented by FailoverStore.
+import type { HistorySnapshot } from './history.ts'
 import type { Store, StoreKind } from './store.ts'
 
 export type Mode = 'primary' | 'fallback' | 'recovering'
@@ -56,6 +57,8 @@ export interface DatabaseRuntime {
   /** the store requests use: it routes to whichever database is active */
   readonly store: Store
   status(): RuntimeStatus
+  /** the last 24 h of mode changes and probe latencies, from memory (the status page draws it) */
+  history(): HistorySnapshot
   /** does the active store answer now? */
   ready(): Promise<boolean>
   test(): Promise<{ primary: ProbeResult | null; fallback: ProbeResult }>

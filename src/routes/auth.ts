@@ -66,7 +66,7 @@ export const userJson = (u: User) => ({
 const registerBody = z.strictObject({ email: emailField, password: newPasswordField, name: nameField.optional() })
 const loginBody = z.strictObject({ email: emailField, password: passwordField })
 const refreshBody = z.strictObject({ refresh_token: refreshTokenField })
-const logoutBody = z.strictObject({ refresh_token: refreshTokenField.optional() })
+export const logoutBody = z.strictObject({ refresh_token: refreshTokenField.optional() })
 const passwordBody = z.strictObject({ current_password: passwordField, new_password: newPasswordField })
 
 const invalidCredentials = () => new AppError('invalid_credentials', 'email or password is incorrect')
