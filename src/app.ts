@@ -11,6 +11,7 @@ import { adminUsersRoutes } from './routes/admin-users.ts'
 import { healthFastRoute, healthRoutes } from './routes/health.ts'
 import { configRoutes } from './routes/config.ts'
 import { fallbackAdminRoutes } from './routes/fallback-admin.ts'
+import { replicaAck } from './routes/replica-ack.ts'
 import { isStoreError } from './db/store.ts'
 import { createAccessTokenVerifier } from './auth/tokens.ts'
 import { createPasswordService } from './auth/password.ts'
@@ -53,6 +54,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   })
   // GET and HEAD carry no body we read; asking for one makes Bun build a stream for every request.
   app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
+
+  if (deps.replica && deps.config.replica?.sync) app.use(replicaAck())
 
   app.route('/health', healthRoutes())
   app.route('/config', configRoutes())

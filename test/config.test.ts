@@ -352,6 +352,7 @@ describe('defaults', () => {
         autoFailback: true,
       },
       backup: { dir: './data/backups', keep: 5 },
+      replica: null,
       auth: {
         jwtSecret: null,
         accessTokenTtlS: 900,

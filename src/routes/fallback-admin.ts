@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../app-env.ts'
 import { requireAuth, requireRole } from '../auth/guard.ts'
 import { newId } from '../db/store.ts'
+import { replicaAdminRoutes } from './replica-admin.ts'
 
 export function fallbackAdminRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
@@ -63,6 +64,8 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
     await audit(c, 'admin.cleanup')
     return c.body(null, 204)
   })
+
+  app.route('/replica', replicaAdminRoutes())
 
   app.get('/conflicts', async (c) => {
     const items = await c.get('deps').db.conflicts()
