@@ -51,7 +51,7 @@ function parse<T>(name: string, schema: z.ZodType<T>, value: string, expected: s
 }
 
 /** a replica URL in a message: scheme and host only, never a path that might carry a token */
-const shownUrl = (value: string): string => shown(value.replace(/^([a-z0-9+]+:\/\/[^/]*).*$/i, '$1/…'))
+const shownUrl = (value: string): string => shown(value.replace(/^([a-z0-9+]+:\/\/)(?:[^/@]*@)?([^/]*).*$/i, '$1$2/…'))
 
 function credentials(env: Env): S3Credentials {
   const pick = (...names: string[]) => {

@@ -69,7 +69,7 @@ export class Replicator {
   private cursor = 0
   private nextSegment = 1
   /** a segment built but not stored yet: retried with the same bytes under the same name */
-  private held: { index: number; bytes: Uint8Array; last: number } | null = null
+  private held: { index: number; bytes: Uint8Array; last: number; count: number } | null = null
   private segmentsSinceSnapshot = 0
   private lastSnapshotMs = 0
   private lastSnapshotAt: string | null = null
@@ -201,10 +201,12 @@ export class Replicator {
     }
     let shipped = false
     for (;;) {
+      // Taken before the read: every change committed before createdAt is in this segment or an earlier one.
+      const createdAt = new Date(this.now()).toISOString()
       const entries = this.log.after(this.cursor, SEGMENT_MAX_ENTRIES)
       if (entries.length === 0) break
       const index = this.nextSegment
-      this.held = { index, bytes: encodeSegment({ generation: gen, index, after: this.cursor, createdAt: new Date(this.now()).toISOString() }, entries), last: entries.at(-1)!.seq }
+      this.held = { index, bytes: encodeSegment({ generation: gen, index, after: this.cursor, createdAt }, entries), last: entries.at(-1)!.seq, count: entries.length }
       this.nextSegment++
       await this.storeHeld(gen)
       shipped = true
@@ -293,7 +295,9 @@ export class Replicator {
   }
 
   status(): ReplicaStatus {
-    const pendingSegments = (this.held ? 1 : 0) + Math.ceil(this.pending.count / SEGMENT_MAX_ENTRIES)
+    // the held segment's changes are the first of the pending ones
+    const unbuilt = Math.max(0, this.pending.count - (this.held?.count ?? 0))
+    const pendingSegments = (this.held ? 1 : 0) + Math.ceil(unbuilt / SEGMENT_MAX_ENTRIES)
     return {
       configured: true,
       target: this.opts.target.description,
