@@ -122,6 +122,11 @@ export class ChangeLog {
       .map((r) => ({ seq: r.seq, tbl: r.tbl, op: r.op, row: JSON.parse(r.row) as Record<string, unknown>, at: r.at }))
   }
 
+  /** when the first entry after `seq` committed (one index seek: cheap enough for /health) */
+  oldestAfter(seq: number): number | null {
+    return this.db.query<{ at: number }, [number]>('SELECT at FROM replica_log WHERE seq > ? ORDER BY seq LIMIT 1').get(seq)?.at ?? null
+  }
+
   /** how many entries wait after `seq`, and when the oldest of them committed */
   pendingAfter(seq: number): { count: number; oldestAt: number | null } {
     const r = this.db.query<{ n: number; oldest: number | null }, [number]>('SELECT count(*) AS n, min(at) AS oldest FROM replica_log WHERE seq > ?').get(seq)!

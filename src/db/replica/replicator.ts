@@ -288,26 +288,43 @@ export class Replicator {
 
   private refreshPending(): void {
     try {
-      this.pending = this.closed ? this.pending : this.log.pendingAfter(this.generation === null ? 0 : this.cursor)
+      if (!this.closed) this.pending = this.log.pendingAfter(this.shippedThrough)
     } catch {
       // the file is being replaced (cleanup) or closed: the last numbers stand
     }
   }
 
+  /** before the base snapshot nothing is shipped */
+  private get shippedThrough(): number {
+    return this.generation === null ? 0 : this.cursor
+  }
+
+  /**
+   * Two point lookups on the log (its high-water mark and its first unshipped entry), so the lag is
+   * the age of the oldest change the replica lacks now, not at the last round.
+   */
   status(): ReplicaStatus {
+    let pending = this.pending
+    if (!this.closed) {
+      try {
+        const waiting = Math.max(0, this.log.highWater() - this.shippedThrough)
+        pending = { count: waiting, oldestAt: waiting > 0 ? this.log.oldestAfter(this.shippedThrough) : null }
+      } catch {
+        // closed or being replaced: the numbers of the last round stand
+      }
+    }
     // the held segment's changes are the first of the pending ones
-    const unbuilt = Math.max(0, this.pending.count - (this.held?.count ?? 0))
-    const pendingSegments = (this.held ? 1 : 0) + Math.ceil(unbuilt / SEGMENT_MAX_ENTRIES)
+    const unbuilt = Math.max(0, pending.count - (this.held?.count ?? 0))
     return {
       configured: true,
       target: this.opts.target.description,
       sync: this.opts.sync,
       generation: this.generation,
-      lag_ms: this.pending.oldestAt === null ? 0 : Math.max(0, this.now() - this.pending.oldestAt),
+      lag_ms: pending.oldestAt === null ? 0 : Math.max(0, this.now() - pending.oldestAt),
       last_upload_at: this.lastUploadAt,
       last_snapshot_at: this.lastSnapshotAt,
-      pending_segments: pendingSegments,
-      pending_changes: this.pending.count,
+      pending_segments: (this.held ? 1 : 0) + Math.ceil(unbuilt / SEGMENT_MAX_ENTRIES),
+      pending_changes: pending.count,
       last_error: this.lastError,
     }
   }
