@@ -24,7 +24,7 @@ afterAll(async () => {
   await s3?.close()
 }, 30_000)
 
-function serverEnv(extra: Record<string, string>) {
+function serverEnv(extra: Record<string, string>): { dataDir: string; env: Record<string, string> } {
   const dataDir = h.tempDir('replica-http-data-')
   return {
     dataDir,
@@ -47,14 +47,15 @@ function serverEnv(extra: Record<string, string>) {
 describe('REPLICA_SYNC=true with the store refusing, then back', () => {
   test('writes answer 503 while the replica cannot take them, reads go on; /health and the admin API show it, without credentials', async () => {
     proxy.setMode('refuse')
-    const { env } = serverEnv({ REPLICA_URL: `s3://${s3.bucket}/http-sync-${crypto.randomUUID()}`, REPLICA_SYNC: 'true' })
+    const prefix = `http-sync-${crypto.randomUUID()}`
+    const { env } = serverEnv({ REPLICA_URL: `s3://${s3.bucket}/${prefix}`, REPLICA_SYNC: 'true' })
     const proc = h.spawn({ env })
     const { baseUrl } = await proc.waitForListen()
     const api = new Api(baseUrl)
     expect(proc.lines.some((l) => l.json?.event === 'replica_restore_unreachable' && l.json.level === 'warn'), proc.output()).toBe(true)
 
     const health = await api.health()
-    expect(health.replica).toMatchObject({ configured: true, target: `s3://${s3.bucket}/${env.REPLICA_URL.split('/').at(-1)} at 127.0.0.1:${proxy.port}` })
+    expect(health.replica).toMatchObject({ configured: true, target: `s3://${s3.bucket}/${prefix} at 127.0.0.1:${proxy.port}` })
     expect(health.replica.last_error).toContain('failed')
     // the login itself writes (a session): refused before anything is written
     const refused = await api.call('POST', '/api/v1/auth/login', { body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } })
