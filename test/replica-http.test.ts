@@ -73,6 +73,9 @@ describe('REPLICA_SYNC=true with the store refusing, then back', () => {
     const snap = await api.expect(200, 'POST', '/api/v1/sqlite-fallback/replica/snapshot', { token: admin.token })
     expect(snap.last_snapshot_at > status.last_snapshot_at).toBe(true)
     await api.expect(200, 'POST', '/api/v1/sqlite-fallback/replica/sync', { token: admin.token })
+    const cleanup = await api.call('DELETE', '/api/v1/sqlite-fallback/cleanup', { token: admin.token })
+    expect(cleanup.status).toBe(409)
+    expect(cleanup.body.error.message).toContain('replicated')
     // admins only
     await api.expect(401, 'GET', '/api/v1/sqlite-fallback/replica')
 

@@ -2,7 +2,7 @@
 // Bun's S3Client: what it writes, what a restore makes of it, and how it behaves when the store fails.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -369,6 +369,9 @@ describe('store faults (S3 behind a fault proxy)', () => {
     await replicator.round()
     expect(replicator.status().last_error).toContain('did not restore')
     expect(await listGenerations(good)).toHaveLength(1)
+    // REPLICA_SYNC writes are refused meanwhile, never left waiting
+    expect(replicator.accepting).toBe(false)
+    expect(isStoreError(await replicator.durable().then(() => null, (e: unknown) => e), 'unavailable')).toBe(true)
     await store.close()
     await replicator.close()
   })
@@ -392,6 +395,9 @@ describe('the change log', () => {
     expect(count(restored, 'outbox')).toBe(1)
     expect(count(restored, 'notes')).toBe(1)
     expect(count(restored, 'replica_log')).toBe(0)
+    // the files hold password and token hashes: owner-only
+    const files = (await new FileTarget(folder, 'folder').list('generations/')).map((k) => join(folder, k))
+    expect(files.filter((f) => f.endsWith('.seg') || f.endsWith('.db')).map((f) => statSync(f).mode & 0o777)).toEqual(files.filter((f) => f.endsWith('.seg') || f.endsWith('.db')).map(() => 0o600))
     await r.close()
   })
 

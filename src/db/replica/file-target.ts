@@ -1,7 +1,7 @@
 // A replica in a local folder, e.g. a Hugging Face Storage Bucket mounted at /data. A bucket mount
 // uploads a file when it is closed, so each file is written in one go at its final name and closed:
-// no temp file and rename, no appends.
-import { mkdir, readdir, rm } from 'node:fs/promises'
+// no temp file and rename, no appends. Owner-only, like backups: the files hold password and token hashes.
+import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, sep } from 'node:path'
 import type { ReplicaTarget } from './target.ts'
 
@@ -17,8 +17,10 @@ export class FileTarget implements ReplicaTarget {
 
   async put(key: string, data: Uint8Array | { localPath: string }): Promise<void> {
     const path = this.path(key)
-    await mkdir(dirname(path), { recursive: true })
-    await Bun.write(path, data instanceof Uint8Array ? data : Bun.file(data.localPath))
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+    // a local snapshot is made owner-only first (takeLocalSnapshot); copyFile keeps its mode
+    if (data instanceof Uint8Array) await writeFile(path, data, { mode: 0o600 })
+    else await copyFile(data.localPath, path)
   }
 
   async get(key: string): Promise<Uint8Array | null> {

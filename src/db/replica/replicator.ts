@@ -124,7 +124,7 @@ export class Replicator {
    */
   durable(): Promise<void> {
     if (this.closed) return Promise.reject(new StoreError('unavailable', 'the replica is closed'))
-    if (!this.reachable) return Promise.reject(this.unavailable())
+    if (!this.accepting) return Promise.reject(this.unavailable())
     const seq = this.log.highWater()
     if (this.generation !== null && seq <= this.cursor) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
@@ -133,9 +133,12 @@ export class Replicator {
     })
   }
 
-  /** false while the last attempt to reach the replica failed: sync writes are refused up front */
+  /**
+   * false while the last attempt to reach the replica failed, or while it must not be written over
+   * (holdIfReplicaExists): sync writes are refused up front
+   */
   get accepting(): boolean {
-    return this.reachable && !this.closed
+    return this.reachable && !this.holding && !this.closed
   }
 
   private unavailable(): StoreError {
@@ -280,7 +283,7 @@ export class Replicator {
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i]!
       if (this.generation !== null && w.seq <= this.cursor) w.resolve()
-      else if (!this.reachable || this.closed) w.reject(this.unavailable())
+      else if (!this.accepting) w.reject(this.unavailable())
       else continue
       this.waiters.splice(i, 1)
     }
@@ -345,7 +348,8 @@ export class Replicator {
   /** one last round so that a clean stop leaves nothing behind, then stops */
   async close(): Promise<void> {
     if (this.closed) return
-    if (this.generation !== null || !this.holding) await this.round()
+    // Not when the replica is known unreachable: the stop must not wait out an upload deadline.
+    if (this.reachable && !this.holding) await this.round()
     this.closed = true
     this.wake?.()
     await this.loop

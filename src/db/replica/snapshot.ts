@@ -3,7 +3,7 @@
 // says which changes it holds. The file goes up first, the manifest last: a snapshot whose manifest is
 // missing was never finished and is never used.
 import { Database } from 'bun:sqlite'
-import { rmSync } from 'node:fs'
+import { chmodSync, rmSync } from 'node:fs'
 import { snapshotDbKey, snapshotManifestKey, type SnapshotManifest } from './layout.ts'
 import type { ReplicaTarget } from './target.ts'
 
@@ -24,6 +24,8 @@ export async function sha256OfFile(path: string): Promise<string> {
 export async function takeLocalSnapshot(db: Database, tempPath: string): Promise<LocalSnapshot> {
   rmSync(tempPath, { force: true })
   db.run('VACUUM INTO ?', [tempPath])
+  // it holds password and session token hashes: owner-only, here and wherever it is copied
+  chmodSync(tempPath, 0o600)
   const copy = new Database(tempPath, { readwrite: true })
   let through: number
   try {

@@ -37,11 +37,15 @@ export async function startReplica(opts: {
     return null
   }
   if (!prepared || !config.replica) {
-    const db = new Database(fallbackPath, { readwrite: true })
     try {
-      removeChangeLog(db)
-    } finally {
-      db.close()
+      const db = new Database(fallbackPath, { readwrite: true })
+      try {
+        removeChangeLog(db)
+      } finally {
+        db.close()
+      }
+    } catch (e) {
+      logger.warn({ event: 'replica_log_not_removed', reason: e instanceof Error ? e.message : String(e) }, 'could not remove the change log a former REPLICA_URL left in the SQLite file; it keeps growing until the next start')
     }
     return null
   }
