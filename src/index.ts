@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     },
   })
   await db.init()
-  const replica = await startReplica({ config, logger, prepared: preparedReplica, fallbackPath: opened.fallback.path })
+  const replica = startReplica({ config, logger, prepared: preparedReplica, fallbackPath: opened.fallback.path })
   await seedAccounts({ store: db.store, config, logger })
   const jwtSecret = await resolveJwtSecret({ store: db.store, config, logger })
 

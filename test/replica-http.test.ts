@@ -54,7 +54,7 @@ describe('REPLICA_SYNC=true with the store refusing, then back', () => {
     const api = new Api(baseUrl)
     expect(proc.lines.some((l) => l.json?.event === 'replica_restore_unreachable' && l.json.level === 'warn'), proc.output()).toBe(true)
 
-    const health = await api.health()
+    const health = await waitFor('the first round', () => api.health(), (b) => b.replica.last_error !== null, 20_000)
     expect(health.replica).toMatchObject({ configured: true, target: `s3://${s3.bucket}/${prefix} at 127.0.0.1:${proxy.port}` })
     expect(health.replica.last_error).toContain('failed')
     // the login itself writes (a session): refused before anything is written

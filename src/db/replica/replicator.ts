@@ -94,11 +94,15 @@ export class Replicator {
     this.log = new ChangeLog(this.db)
   }
 
-  /** creates the log and its triggers, tries the base snapshot once, then runs in the background */
-  async start(): Promise<void> {
+  /**
+   * Creates the log and its triggers (now: a failure throws), then ships in the background. The
+   * returned promise settles after the first round (the base snapshot, or its failure); it never rejects.
+   */
+  start(): Promise<void> {
     installChangeLog(this.db)
-    await this.round()
-    this.loop = this.run()
+    const first = this.round()
+    this.loop = first.then(() => this.run())
+    return first
   }
 
   private async run(): Promise<void> {

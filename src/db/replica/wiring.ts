@@ -24,13 +24,13 @@ export async function prepareReplica({ config, logger }: { config: Config; logge
   return { target, restore }
 }
 
-export async function startReplica(opts: {
+export function startReplica(opts: {
   config: Config
   logger: Logger
   prepared: PreparedReplica | null
   /** the file the store opened, or ':memory:' when it could not */
   fallbackPath: string
-}): Promise<Replicator | null> {
+}): Replicator | null {
   const { config, logger, prepared, fallbackPath } = opts
   if (fallbackPath === ':memory:') {
     if (prepared) logger.error({ event: 'replica_disabled' }, 'REPLICA_URL is set but the SQLite file could not be opened (an in-memory database stands in): nothing is replicated')
@@ -50,6 +50,8 @@ export async function startReplica(opts: {
     return null
   }
   const replicator = createReplicator({ config: config.replica, target: prepared.target, path: fallbackPath, logger, restore: prepared.restore })
-  await replicator.start()
+  // Not waited for: a slow or unreachable replica must not hold up the start. Sync writes wait for the
+  // base snapshot like for any segment; async writes need not.
+  void replicator.start()
   return replicator
 }
