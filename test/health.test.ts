@@ -80,7 +80,7 @@ describe('healthReport', () => {
     })
   })
 
-  test('a replica: its state, and a warning once it trails by more than 10 intervals', () => {
+  test('a replica: its state, its error as a warning, and how far behind it is once that exceeds 10 intervals', () => {
     const withReplica = loadConfig({ env: { FALLBACK_DATABASE_URL: 'sqlite:///./data/app.db', REPLICA_URL: 'file:///data/replica', REPLICA_INTERVAL_MS: '100' }, secretsPath: '/nonexistent/secret', isTTY: false })
     const replica = (lag: number) => ({
       configured: true as const, target: 'file:///data/replica', sync: false, generation: null, lag_ms: lag, last_upload_at: null,
@@ -89,7 +89,7 @@ describe('healthReport', () => {
     const s = status({ mode: 'fallback', activeKind: 'sqlite', fallbackActive: true }, { configured: false, status: 'unconfigured' })
     const calm = healthReport(s, { config: withReplica, startedAt, now, replica: replica(1000) })
     expect(calm.replica).toEqual({ configured: true, target: 'file:///data/replica', lag_ms: 1000, last_upload_at: null, pending_segments: 1, last_error: 'storing x failed: ENOSPC' })
-    expect(calm.warnings).toEqual([])
+    expect(calm.warnings).toEqual(['the replica cannot be written: storing x failed: ENOSPC'])
     const behind = healthReport(s, { config: withReplica, startedAt, now, replica: replica(1001) })
     expect(behind.warnings.join('\n')).toMatch(/the replica is 1 s behind.*ENOSPC/)
   })

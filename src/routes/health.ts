@@ -60,6 +60,7 @@ export function healthReport(
     : NO_REPLICA
   if (r && opts.config.replica && r.lag_ms > 10 * opts.config.replica.intervalMs)
     warnings.push(`the replica is ${Math.round(r.lag_ms / 1000)} s behind: writes of that time exist only on this instance's disk${r.last_error ? ` (${r.last_error})` : ''}`)
+  else if (r?.last_error) warnings.push(`the replica cannot be written: ${r.last_error}`)
 
   return {
     status: !canServe ? 'unhealthy' : primaryMissing || memoryStandIn || !activeUp ? 'degraded' : 'healthy',
