@@ -18,11 +18,17 @@ export const segmentKey = (gen: string, index: number) => `${generationDir(gen)}
 
 const GEN_RE = /^generations\/([0-9a-f-]{36})\//
 const MANIFEST_RE = /^generations\/[0-9a-f-]{36}\/snapshots\/(\d{16})\.json$/
+const SNAPSHOT_FILE_RE = /^generations\/[0-9a-f-]{36}\/snapshots\/(\d{16})\.(db|json)$/
 const SEGMENT_RE = /^generations\/[0-9a-f-]{36}\/segments\/(\d{10})\.seg$/
 
 export const generationOf = (key: string): string | null => GEN_RE.exec(key)?.[1] ?? null
 export const manifestThrough = (key: string): number | null => {
   const m = MANIFEST_RE.exec(key)
+  return m ? Number(m[1]) : null
+}
+/** the `through` of a snapshot's file or manifest */
+export const snapshotFileThrough = (key: string): number | null => {
+  const m = SNAPSHOT_FILE_RE.exec(key)
   return m ? Number(m[1]) : null
 }
 export const segmentIndex = (key: string): number | null => {

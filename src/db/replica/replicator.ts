@@ -12,7 +12,8 @@ import type { Logger } from 'pino'
 import { AsyncLock } from '../sqlite/async-lock.ts'
 import { StoreError } from '../store.ts'
 import { ChangeLog, installChangeLog } from './change-log.ts'
-import { generationDir, manifestThrough, segmentIndex, segmentKey, snapshotManifestKey } from './layout.ts'
+import { compactReplica } from './compact.ts'
+import { generationDir, segmentKey } from './layout.ts'
 import { listGenerations } from './restore.ts'
 import { encodeSegment } from './segment-format.ts'
 import { takeLocalSnapshot, uploadSnapshot } from './snapshot.ts'
@@ -255,32 +256,9 @@ export class Replicator {
       rmSync(temp, { force: true })
     }
     this.log.trim(this.cursor)
-    await this.compact(gen, nextSegment).catch((e) =>
+    await compactReplica(this.opts.target, this.logger, { generation: gen, through: this.cursor, nextSegment }).catch((e) =>
       this.logger.warn({ event: 'replica_compact_failed', reason: oneLine(e) }, 'deleting replica files older than the snapshot failed; retried after the next one'),
     )
-  }
-
-  /** deletes what the newest snapshot makes useless: older segments and snapshots, older generations */
-  private async compact(gen: string, nextSegment: number): Promise<void> {
-    const { target } = this.opts
-    for (const key of await target.list(`${generationDir(gen)}`)) {
-      const index = segmentIndex(key)
-      const through = manifestThrough(key)
-      const oldSnapshotDb = /\/snapshots\/(\d{16})\.db$/.exec(key)
-      if ((index !== null && index < nextSegment) || (through !== null && through < this.cursor) || (oldSnapshotDb && Number(oldSnapshotDb[1]) < this.cursor))
-        await target.delete(key)
-    }
-    const gens = await listGenerations(target)
-    const newer = gens.filter((g) => g > gen)
-    if (newer.length > 0)
-      this.logger.warn(
-        { event: 'replica_other_writer', generation: gen, newer: newer[0] },
-        'another instance writes a newer generation to this replica: a restore will pick the newest one, not this one',
-      )
-    for (const old of gens.filter((g) => g < gen))
-      for (const key of await target.list(generationDir(old))) {
-        await target.delete(key)
-      }
   }
 
   private settleWaiters(): void {
