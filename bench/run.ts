@@ -8,7 +8,7 @@
 //   BENCH_LOAD_S           seconds of mixed load before the "after load" memory figure (default 60)
 //   BENCH_DATABASE_URL     PostgreSQL to create the bench database in (default postgres://postgres@127.0.0.1:5432/postgres)
 //   BENCH_OUTPUT           where to write the results (default bench/RESULTS.md)
-//   BENCH_ONLY             some of postgres,pooled,sqlite,failover,cold-start,memory (prints; writes only to BENCH_OUTPUT)
+//   BENCH_ONLY             some of postgres,pooled,sqlite,failover,cold-start,memory,replica (prints; writes only to BENCH_OUTPUT)
 //   BENCH_SERVER_ENTRY     measure another checkout's entry file instead of src/index.ts
 //   also BENCH_WARMUP_S, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_REPLAY_N, BENCH_FAILOVER_TRIALS, BENCH_COLD_START_TRIALS
 import { writeFileSync } from 'node:fs'
@@ -25,6 +25,7 @@ import { pgBouncerUnavailable } from '../test/helpers/pgbouncer.ts'
 import { coldStart } from './scenarios/cold-start.ts'
 import { failover } from './scenarios/failover.ts'
 import { memory } from './scenarios/memory.ts'
+import { replica } from './scenarios/replica.ts'
 import { pooledSuite, postgresSuite, sqliteSuite } from './scenarios/suites.ts'
 import { throughputTable, type ThroughputOutcome } from './scenarios/throughput.ts'
 import { join } from 'node:path'
@@ -99,6 +100,10 @@ async function main(): Promise<void> {
     if (wanted('cold-start')) {
       log('cold start')
       await coldStart(ctx, { account, jwtSecret })
+    }
+    if (wanted('replica')) {
+      log('replica')
+      await replica(ctx, { account, jwtSecret })
     }
     if (db && wanted('memory')) {
       log('memory')

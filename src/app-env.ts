@@ -1,6 +1,7 @@
 // What every handler finds on the Hono context. Dependencies are passed to createApp, never imported.
 import type { Logger } from 'pino'
 import type { Config } from './config-types.ts'
+import type { Replicator } from './db/replica/replicator.ts'
 import type { DatabaseRuntime } from './db/runtime.ts'
 import type { Store, User } from './db/store.ts'
 import type { createAccessTokenVerifier } from './auth/tokens.ts'
@@ -11,6 +12,8 @@ export interface AppDeps {
   /** the routed store (FailoverStore): routes never know which database answers */
   store: Store
   db: DatabaseRuntime
+  /** the continuous replica of the SQLite file (DESIGN §13); null or absent without REPLICA_URL */
+  replica?: Pick<Replicator, 'status' | 'durable' | 'accepting' | 'syncNow' | 'snapshotNow'> | null
   /** the HS256 key for access tokens: JWT_SECRET, or the generated one kept in settings */
   jwtSecret: string
   startedAt: number

@@ -14,6 +14,7 @@ import { fallbackAdminRoutes } from './routes/fallback-admin.ts'
 import { apiDocsRoutes } from './routes/api-docs.ts'
 import { pageAssetRoutes } from './routes/page-assets.ts'
 import { statusPageRoutes } from './routes/status-page.ts'
+import { replicaAck } from './routes/replica-ack.ts'
 import { isStoreError } from './db/store.ts'
 import { createAccessTokenVerifier } from './auth/tokens.ts'
 import { createPasswordService } from './auth/password.ts'
@@ -56,6 +57,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   })
   // GET and HEAD carry no body we read; asking for one makes Bun build a stream for every request.
   app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)))
+
+  if (deps.replica && deps.config.replica?.sync) app.use(replicaAck())
 
   app.route('/health', healthRoutes())
   app.route('/config', configRoutes())

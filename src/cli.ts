@@ -1,6 +1,7 @@
 // `bun run db <command>`: the database chores, without starting the server. It opens the databases
 // exactly as the server does (same configuration, same fallback file), so run it beside the app.
 import type { Logger } from 'pino'
+import { runReplicaCommand } from './cli/replica.ts'
 import { runSeedCommand } from './cli/seed.ts'
 import { configSecrets, loadConfig } from './config.ts'
 import { ConfigError, type Config } from './config-types.ts'
@@ -16,7 +17,10 @@ const USAGE = `usage: bun run db <command>
   seed                  create the declared seed accounts (SEED_*) in the active database
   backup                copy the SQLite fallback into BACKUP_DIR (VACUUM INTO, mode 0600)
   copy-to-fallback      replace the fallback's rows with a snapshot of PostgreSQL
-  sync-to-primary       replay the fallback's journaled writes into PostgreSQL now`
+  sync-to-primary       replay the fallback's journaled writes into PostgreSQL now
+  replica status        what the replica (REPLICA_URL) holds, per generation
+  replica restore       fill an empty SQLite file from the replica (--force: replace a non-empty one;
+                        stop the server first)`
 
 type Print = (line: string) => void
 
@@ -107,7 +111,7 @@ async function withRuntime(ctx: Context, fn: (db: FailoverStore) => Promise<unkn
 export async function runCli(argv: string[], env: Record<string, string | undefined>, print: Print = console.log): Promise<number> {
   const [name, ...args] = argv
   const command = name ? COMMANDS[name] : undefined
-  if (!command) {
+  if (!command && name !== 'replica') {
     print(USAGE)
     return name ? 2 : 0
   }
@@ -120,6 +124,15 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   }
   // Operators read the command's own lines; the log only carries warnings.
   const logger = createLogger({ ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, { secrets: configSecrets(config) })
+  // Before the store opens (and so creates) the file: a restore must find it as it is.
+  if (!command) {
+    try {
+      await runReplicaCommand({ config, logger, args, print })
+      return 0
+    } catch (e) {
+      return fail(e instanceof Error ? e.message : String(e))
+    }
+  }
   let opened: OpenedStores
   try {
     opened = await openStores({ config, logger })

@@ -52,6 +52,8 @@ export interface Config {
     autoFailback: boolean
   }
   backup: { dir: string; keep: number }
+  /** the continuous replica of the SQLite database (DESIGN §13); null when REPLICA_URL is unset */
+  replica: ReplicaConfig | null
   auth: {
     jwtSecret: string | null
     accessTokenTtlS: number
@@ -66,6 +68,27 @@ export interface Config {
     accounts: SeedAccount[]
     resetPasswords: boolean
   }
+}
+
+/** what Bun's S3 client would read from S3_* / AWS_*, read by src/config instead */
+export interface S3Credentials {
+  accessKeyId?: string
+  secretAccessKey?: string
+  sessionToken?: string
+  endpoint?: string
+  region?: string
+}
+
+export interface ReplicaConfig {
+  target: { kind: 'file'; path: string } | { kind: 's3'; bucket: string; prefix: string; credentials: S3Credentials }
+  /** REPLICA_SYNC: acknowledge a write on SQLite only once the replica holds it */
+  sync: boolean
+  intervalMs: number
+  snapshotIntervalS: number
+  /** a new snapshot after this many segments, whatever the time */
+  snapshotEverySegments: number
+  /** one upload (or listing, or download) longer than this counts as failed */
+  uploadTimeoutMs: number
 }
 
 /** A bad configuration value: `message` is one line naming the variable and what was expected. */

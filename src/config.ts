@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { ConfigError, type Config, type PoolMode } from './config-types.ts'
 import { parsePostgresUrl, resolvePrimaryUrl, sqlitePath, sslmodeOf, SSL_MODES } from './config/database-urls.ts'
 import { boolean, byteSize, defaultReadFile, get, getAliased, integer, oneOf, parseDuration, seconds, secret, shown, type ConfigSources } from './config/env-values.ts'
+import { describeReplicaTarget, replicaConfig } from './config/replica.ts'
 import { seedAccounts } from './config/seed-accounts.ts'
 import { redactUrl } from './redact.ts'
 
@@ -108,6 +109,7 @@ export function loadConfig(sources: ConfigSources): Config {
       dir: get(env, 'BACKUP_DIR') ?? './data/backups',
       keep: integer('BACKUP_KEEP', get(env, 'BACKUP_KEEP'), 5, 1, 1000),
     },
+    replica: replicaConfig(env, fallbackPath),
     auth: {
       jwtSecret: jwt?.value ?? null,
       accessTokenTtlS: parseDuration('ACCESS_TOKEN_TTL', get(env, 'ACCESS_TOKEN_TTL'), 15 * 60),
@@ -134,6 +136,11 @@ export function configSecrets(config: Config): string[] {
     if (password) secrets.push(decodeURIComponent(password))
   }
   if (config.auth.jwtSecret) secrets.push(config.auth.jwtSecret)
+  if (config.replica?.target.kind === 's3') {
+    const { secretAccessKey, sessionToken } = config.replica.target.credentials
+    if (secretAccessKey) secrets.push(secretAccessKey)
+    if (sessionToken) secrets.push(sessionToken)
+  }
   for (const account of config.seed.accounts) {
     if (account.password) secrets.push(account.password)
     if (account.passwordHash) secrets.push(account.passwordHash)
@@ -166,6 +173,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
       auto_failback: db.autoFailback,
     },
     backup: config.backup,
+    replica: config.replica && {
+      target: describeReplicaTarget(config.replica),
+      sync: config.replica.sync,
+      interval_ms: config.replica.intervalMs,
+      snapshot_interval_s: config.replica.snapshotIntervalS,
+    },
     auth: {
       jwt_secret: auth.jwtSecret === null ? 'generated' : 'set',
       access_token_ttl_s: auth.accessTokenTtlS,

@@ -7,6 +7,7 @@ import { configSecrets, loadConfig } from './config.ts'
 import { ConfigError, type Config } from './config-types.ts'
 import { FailoverStore } from './db/failover-store.ts'
 import { BootError, oneLine, openStores } from './db/open.ts'
+import { prepareReplica, startReplica } from './db/replica/wiring.ts'
 import { createLogger } from './logger.ts'
 import { redactConnectionStrings } from './redact.ts'
 import { seedAccounts } from './seed.ts'
@@ -31,6 +32,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config, { secrets: configSecrets(config) })
 
+  // Before the store opens the file: an empty disk is filled from the replica first.
+  const preparedReplica = await prepareReplica({ config, logger })
+
   let opened
   try {
     opened = await openStores({ config, logger })
@@ -52,10 +56,11 @@ async function main(): Promise<void> {
     },
   })
   await db.init()
+  const replica = startReplica({ config, logger, prepared: preparedReplica, fallbackPath: opened.fallback.path })
   await seedAccounts({ store: db.store, config, logger })
   const jwtSecret = await resolveJwtSecret({ store: db.store, config, logger })
 
-  const deps = { config, logger, store: db.store, db, jwtSecret, startedAt: Math.round(performance.timeOrigin) }
+  const deps = { config, logger, store: db.store, db, replica, jwtSecret, startedAt: Math.round(performance.timeOrigin) }
   const app = createApp(deps)
   const server = Bun.serve({
     port: config.port,
@@ -89,8 +94,13 @@ async function main(): Promise<void> {
     logger.error({ error: { name: reason instanceof Error ? reason.name : typeof reason, message: reason instanceof Error ? reason.message : String(reason) } }, 'unhandled rejection')
   })
 
+  // The replica last: its final round ships what the store's last writes left in the log.
+  const closeDatabases = async () => {
+    await db.close()
+    await replica?.close()
+  }
   onTerminationSignals(
-    gracefulShutdown({ server, db, logger, drainMs: DRAIN_MS, closeMs: CLOSE_MS, exit: (code) => process.exit(code) }),
+    gracefulShutdown({ server, db: { close: closeDatabases }, logger, drainMs: DRAIN_MS, closeMs: CLOSE_MS, exit: (code) => process.exit(code) }),
   )
 }
 

@@ -355,6 +355,7 @@ describe('defaults', () => {
         autoFailback: true,
       },
       backup: { dir: './data/backups', keep: 5 },
+      replica: null,
       auth: {
         jwtSecret: null,
         accessTokenTtlS: 900,

@@ -35,7 +35,7 @@ const SEED_ENV = {
 
 const HEALTH_KEYS = [
   'status', 'timestamp', 'database_status', 'database_type', 'fallback_active', 'fallback_persistent', 'mode',
-  'primary', 'outbox_pending', 'uptime_s', 'version', 'warnings',
+  'primary', 'outbox_pending', 'replica', 'uptime_s', 'version', 'warnings',
 ].sort()
 
 async function login(baseUrl: string, who: { email: string; password: string }): Promise<string> {
@@ -76,7 +76,22 @@ describe('healthReport', () => {
       status: 'healthy', database_status: 'connected', database_type: 'postgresql', fallback_active: false,
       mode: 'primary', primary: { configured: true, status: 'up' }, outbox_pending: 0, uptime_s: 61, warnings: [],
       timestamp: new Date(now).toISOString(), version: config.version,
+      replica: { configured: false, target: null, lag_ms: null, last_upload_at: null, pending_segments: 0, last_error: null },
     })
+  })
+
+  test('a replica: its state, its error as a warning, and how far behind it is once that exceeds 10 intervals', () => {
+    const withReplica = loadConfig({ env: { FALLBACK_DATABASE_URL: 'sqlite:///./data/app.db', REPLICA_URL: 'file:///data/replica', REPLICA_INTERVAL_MS: '100' }, secretsPath: '/nonexistent/secret', isTTY: false })
+    const replica = (lag: number) => ({
+      configured: true as const, target: 'file:///data/replica', sync: false, generation: null, lag_ms: lag, last_upload_at: null,
+      last_snapshot_at: null, pending_segments: 1, pending_changes: 3, last_error: 'storing x failed: ENOSPC',
+    })
+    const s = status({ mode: 'fallback', activeKind: 'sqlite', fallbackActive: true }, { configured: false, status: 'unconfigured' })
+    const calm = healthReport(s, { config: withReplica, startedAt, now, replica: replica(1000) })
+    expect(calm.replica).toEqual({ configured: true, target: 'file:///data/replica', lag_ms: 1000, last_upload_at: null, pending_segments: 1, last_error: 'storing x failed: ENOSPC' })
+    expect(calm.warnings).toEqual(['the replica cannot be written: storing x failed: ENOSPC'])
+    const behind = healthReport(s, { config: withReplica, startedAt, now, replica: replica(1001) })
+    expect(behind.warnings.join('\n')).toMatch(/the replica is 1 s behind.*ENOSPC/)
   })
 
   test('no primary configured: SQLite is the database, healthy', () => {

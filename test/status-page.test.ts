@@ -3,7 +3,7 @@
 // huggingface.co, strict CSP) while the JSON API keeps its own, and that no secret reaches a page.
 import { afterAll, describe, expect, test } from 'bun:test'
 import type { Hono } from 'hono'
-import type { AppEnv } from '../src/app-env.ts'
+import type { AppDeps, AppEnv } from '../src/app-env.ts'
 import { createApp } from '../src/app.ts'
 import { RuntimeHistory } from '../src/db/history.ts'
 import type { DatabaseRuntime, RuntimeStatus } from '../src/db/runtime.ts'
@@ -38,7 +38,7 @@ const baseStatus = (): RuntimeStatus => ({
  * An app whose runtime answers only status() and history(), and whose store answers nothing: any other
  * use by the page throws, and the test sees a 500.
  */
-function appOnRuntime(t: TestApp, status: RuntimeStatus, history = new RuntimeHistory()): { app: Hono<AppEnv>; touched: string[] } {
+function appOnRuntime(t: TestApp, status: RuntimeStatus, history = new RuntimeHistory(), replica: AppDeps['replica'] = null): { app: Hono<AppEnv>; touched: string[] } {
   const touched: string[] = []
   const allowed: Record<string, unknown> = { status: () => status, history: () => history.snapshot() }
   const db = new Proxy({} as DatabaseRuntime, {
@@ -54,7 +54,7 @@ function appOnRuntime(t: TestApp, status: RuntimeStatus, history = new RuntimeHi
       throw new Error(`the page used store.${String(key)}`)
     },
   })
-  return { app: createApp({ ...t.deps, db, store }), touched }
+  return { app: createApp({ ...t.deps, db, store, replica }), touched }
 }
 
 const page = async (app: Hono<AppEnv>, path = '/') => {
@@ -95,9 +95,11 @@ describe('what the page says', () => {
 
   test('fallback with a replica and writes waiting: the lag and the outbox are shown', async () => {
     const t = await appWith()
-    const status = { ...baseStatus(), mode: 'fallback' as const, activeKind: 'sqlite' as const, fallbackActive: true, outboxPending: 7, replica: { lag_ms: 1234 } }
+    const status = { ...baseStatus(), mode: 'fallback' as const, activeKind: 'sqlite' as const, fallbackActive: true, outboxPending: 7 }
     status.primary = { ...status.primary, status: 'down', lastError: 'connection refused' }
-    const { html } = await page(appOnRuntime(t, status).app)
+    // a replicator that can only tell its status: the page asks nothing else of it
+    const replica = { status: () => ({ configured: true, target: 'file:///data/replica', sync: false, generation: null, lag_ms: 1234, last_upload_at: null, last_snapshot_at: null, pending_segments: 0, pending_changes: 0, last_error: null }) }
+    const { html } = await page(appOnRuntime(t, status, undefined, replica as unknown as AppDeps['replica']).app)
     expect(html).toContain('<span class="serving" id="serving">SQLite fallback</span>')
     expect(html).toMatch(/id="fact-primary".*<strong>down<\/strong>/)
     expect(html).toMatch(/id="fact-outbox".*<strong>7 pending<\/strong>/)

@@ -208,6 +208,24 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     ok: { status: 200, description: 'the conflicts', schema: s.conflictsSchema },
     errors: [...JSON_DB],
   },
+  'GET /api/v1/sqlite-fallback/replica': {
+    tag: 'fallback',
+    summary: 'The continuous replica of the SQLite file: target, lag, segments, last error',
+    ok: { status: 200, description: 'the replica', schema: s.replicaStatusSchema },
+    errors: ['not_found'],
+  },
+  'POST /api/v1/sqlite-fallback/replica/sync': {
+    tag: 'fallback',
+    summary: 'Ship the pending changes to the replica now',
+    ok: { status: 200, description: 'the replica after the upload', schema: s.replicaStatusSchema },
+    errors: ['not_found', 'unavailable'],
+  },
+  'POST /api/v1/sqlite-fallback/replica/snapshot': {
+    tag: 'fallback',
+    summary: 'Upload a new snapshot now (older segments are deleted after it)',
+    ok: { status: 200, description: 'the replica after the snapshot', schema: s.replicaStatusSchema },
+    errors: ['not_found', 'unavailable'],
+  },
 }
 
 /** an id for path parameters in examples and tests */

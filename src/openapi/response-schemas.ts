@@ -72,8 +72,26 @@ export const healthSchema = z
     fallback_active: z.boolean(),
     fallback_persistent: z.boolean(),
     mode,
-    primary: z.object({ configured: z.boolean(), status: z.enum(['up', 'down', 'unconfigured']) }).loose(),
+    primary: z
+      .object({
+        configured: z.boolean(),
+        status: z.enum(['up', 'down', 'unconfigured']),
+        idle: z.boolean().describe('primary mode and no database-bound request for DATABASE_IDLE_AFTER: PostgreSQL is sent nothing'),
+        checked_at: isoTime.nullable().describe('when PostgreSQL last answered'),
+        last_error: z.string().nullable().optional().describe("admins only: why the primary cannot be used, in words"),
+      })
+      .loose(),
     outbox_pending: z.number().int(),
+    replica: z
+      .object({
+        configured: z.boolean(),
+        target: z.string().nullable().optional(),
+        lag_ms: z.number().nullable().optional(),
+        last_upload_at: isoTime.nullable().optional(),
+        pending_segments: z.number().int().optional(),
+        last_error: z.string().nullable().optional(),
+      })
+      .loose(),
     uptime_s: z.number().int(),
     version: z.string(),
     warnings: z.array(z.string()),
@@ -119,6 +137,21 @@ export const fallbackStatusSchema = z
   .loose()
 
 const probe = z.strictObject({ ok: z.boolean(), latency_ms: z.number(), error: z.string().optional() })
+export const replicaStatusSchema = z
+  .object({
+    configured: z.literal(true),
+    target: z.string().describe('where the replica lives, never a credential'),
+    sync: z.boolean(),
+    generation: z.string().nullable(),
+    lag_ms: z.number(),
+    last_upload_at: isoTime.nullable(),
+    last_snapshot_at: isoTime.nullable(),
+    pending_segments: z.number().int(),
+    pending_changes: z.number().int(),
+    last_error: z.string().nullable(),
+  })
+  .loose()
+
 export const testSchema = z.strictObject({ primary: probe.nullable(), fallback: probe })
 export const modeSchema = z.strictObject({ mode })
 export const copySchema = z.strictObject({ tables: z.record(z.string(), z.number().int()), duration_ms: z.number() })

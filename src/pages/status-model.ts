@@ -25,7 +25,7 @@ export interface StatusView {
   /** ISO time of the primary's last check (probe), when known */
   primaryCheckedAt: string | null
   outboxPending: number
-  /** replica lag in ms, only when the runtime reports a replica */
+  /** replica lag in ms, only when a replica is configured */
   replicaLagMs: number | null
   uptimeS: number
   version: string
@@ -35,15 +35,7 @@ export interface StatusView {
   setup: { secrets: SecretHint[]; readmeUrl: string | null } | null
 }
 
-/** A replica, when one is configured, adds its lag to the status; the page shows it only then. */
-interface OptionalStatus {
-  replica?: { lag_ms?: unknown; lagMs?: unknown } | null
-}
 
-const numberOrNull = (...values: unknown[]): number | null => {
-  for (const v of values) if (typeof v === 'number' && Number.isFinite(v)) return v
-  return null
-}
 
 function primaryState(s: RuntimeStatus): PrimaryState {
   if (!s.primary.configured) return 'not configured'
@@ -69,7 +61,6 @@ export const README_SECTION = 'declaring-accounts-hugging-face-space-secrets'
 export function statusView(deps: AppDeps, now = Date.now()): StatusView {
   const s = deps.db.status()
   const report = healthReport(s, { config: deps.config, startedAt: deps.startedAt, now })
-  const optional = s as OptionalStatus
   const primary = primaryState(s)
   const config = deps.config
   const setup =
@@ -94,7 +85,7 @@ export function statusView(deps: AppDeps, now = Date.now()): StatusView {
     primaryWords: PRIMARY_WORDS[primary],
     primaryCheckedAt: s.primary.checkedAt ?? s.primary.lastProbeAt,
     outboxPending: report.outbox_pending,
-    replicaLagMs: optional.replica ? numberOrNull(optional.replica.lag_ms, optional.replica.lagMs) : null,
+    replicaLagMs: deps.replica?.status().lag_ms ?? null,
     uptimeS: report.uptime_s,
     version: report.version,
     warnings: report.warnings,

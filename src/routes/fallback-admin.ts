@@ -3,6 +3,8 @@ import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../app-env.ts'
 import { requireAuth, requireRole } from '../auth/guard.ts'
 import { newId } from '../db/store.ts'
+import { AppError } from '../errors.ts'
+import { replicaAdminRoutes } from './replica-admin.ts'
 
 export function fallbackAdminRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
@@ -59,10 +61,14 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
   })
 
   app.delete('/cleanup', async (c) => {
+    // The replicator reads the file it was started on: a new file would never reach the replica.
+    if (c.get('deps').replica) throw new AppError('conflict', 'the SQLite file is replicated (REPLICA_URL): it is not removed; unset REPLICA_URL first')
     await c.get('deps').db.cleanup()
     await audit(c, 'admin.cleanup')
     return c.body(null, 204)
   })
+
+  app.route('/replica', replicaAdminRoutes())
 
   app.get('/conflicts', async (c) => {
     const items = await c.get('deps').db.conflicts()

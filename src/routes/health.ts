@@ -4,6 +4,7 @@ import { Hono } from 'hono'
 import type { AppDeps, AppEnv, AuthUser } from '../app-env.ts'
 import { optionalAuth } from '../auth/guard.ts'
 import type { Config } from '../config-types.ts'
+import type { ReplicaStatus } from '../db/replica/replicator.ts'
 import type { Mode, RuntimeStatus } from '../db/runtime.ts'
 import type { StoreKind } from '../db/store.ts'
 import { errorBody } from '../errors.ts'
@@ -33,15 +34,22 @@ export interface HealthReport {
     last_error?: string | null
   }
   outbox_pending: number
+  replica: ReplicaHealth
   uptime_s: number
   version: string
   /** what an operator should know, in words; empty when all is well */
   warnings: string[]
 }
 
+export type ReplicaHealth =
+  | Pick<ReplicaStatus, 'configured' | 'target' | 'lag_ms' | 'last_upload_at' | 'pending_segments' | 'last_error'>
+  | { configured: false; target: null; lag_ms: null; last_upload_at: null; pending_segments: 0; last_error: null }
+
+const NO_REPLICA: ReplicaHealth = { configured: false, target: null, lag_ms: null, last_upload_at: null, pending_segments: 0, last_error: null }
+
 export function healthReport(
   s: RuntimeStatus,
-  opts: { config: Config; startedAt: number; now?: number; admin?: boolean },
+  opts: { config: Config; startedAt: number; now?: number; admin?: boolean; replica?: ReplicaStatus | null },
 ): HealthReport {
   const now = opts.now ?? Date.now()
   const activeUp = s.activeKind === 'postgresql' ? s.primary.status === 'up' : s.fallback.ok
@@ -57,6 +65,13 @@ export function healthReport(
   if (s.primary.configured && s.primary.status !== 'up') warnings.push('the primary database (PostgreSQL) is unreachable')
   if (s.pinnedToFallback) warnings.push('pinned to the fallback by an admin')
   if (s.outboxPending > 0) warnings.push(`${s.outboxPending} write(s) wait to be replayed to PostgreSQL and exist only on this instance's disk`)
+  const r = opts.replica
+  const replica: ReplicaHealth = r
+    ? { configured: true, target: r.target, lag_ms: r.lag_ms, last_upload_at: r.last_upload_at, pending_segments: r.pending_segments, last_error: r.last_error }
+    : NO_REPLICA
+  if (r && opts.config.replica && r.lag_ms > 10 * opts.config.replica.intervalMs)
+    warnings.push(`the replica is ${Math.round(r.lag_ms / 1000)} s behind: writes of that time exist only on this instance's disk${r.last_error ? ` (${r.last_error})` : ''}`)
+  else if (r?.last_error) warnings.push(`the replica cannot be written: ${r.last_error}`)
 
   return {
     status: !canServe ? 'unhealthy' : primaryMissing || memoryStandIn || !activeUp ? 'degraded' : 'healthy',
@@ -74,6 +89,7 @@ export function healthReport(
       ...(opts.admin ? { last_error: s.primary.lastError } : {}),
     },
     outbox_pending: s.outboxPending,
+    replica,
     uptime_s: Math.max(0, Math.floor((now - opts.startedAt) / 1000)),
     version: opts.config.version,
     warnings,
@@ -95,8 +111,8 @@ const within = async (p: Promise<boolean>, ms: number): Promise<boolean> => {
 const NO_STORE = { 'Cache-Control': 'no-store' }
 
 /** The /health answer: the report, with 503 only when no store can serve. */
-function healthAnswer({ db, config, startedAt }: AppDeps, admin = false): { report: HealthReport; status: 200 | 503 } {
-  const report = healthReport(db.status(), { config, startedAt, admin })
+function healthAnswer({ db, config, startedAt, replica }: AppDeps, admin = false): { report: HealthReport; status: 200 | 503 } {
+  const report = healthReport(db.status(), { config, startedAt, admin, replica: replica?.status() ?? null })
   return { report, status: report.status === 'unhealthy' ? 503 : 200 }
 }
 
