@@ -3,7 +3,7 @@
 import { zValidator } from '@hono/zod-validator'
 import { createMiddleware } from 'hono/factory'
 import type { ValidationTargets } from 'hono'
-import type { z } from 'zod'
+import { z } from 'zod'
 import type { AppEnv } from './app-env.ts'
 import { AppError } from './errors.ts'
 
@@ -48,3 +48,10 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => [requireJson, valida
 export const query = <T extends z.ZodType>(schema: T) => validate('query', schema, 'query')
 
 export const params = <T extends z.ZodType>(schema: T) => validate('param', schema, 'path')
+
+/**
+ * A UUID (an id or a page cursor), lower-cased here, once: PostgreSQL's uuid type matches any case
+ * while SQLite's text compares exactly, and the routes compare ids as strings (an admin's own id).
+ * From here on every database and every comparison sees one form.
+ */
+export const uuidField = (message: string) => z.uuid(message).transform((s) => s.toLowerCase())

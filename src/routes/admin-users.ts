@@ -8,7 +8,7 @@ import { requireAuth, requireRole } from '../auth/guard.ts'
 import type { PasswordService } from '../auth/password.ts'
 import { newId, type AuditEvent, type UserPatch } from '../db/store.ts'
 import { AppError } from '../errors.ts'
-import { jsonBody, params, query } from '../validation.ts'
+import { jsonBody, params, query, uuidField } from '../validation.ts'
 import { emailField, nameField, newPasswordField, roleField, userJson } from './auth.ts'
 import { pageCursor, pageLimit } from './notes.ts'
 
@@ -16,7 +16,7 @@ const createBody = z.strictObject({ email: emailField, password: newPasswordFiel
 const patchBody = z
   .strictObject({ name: nameField.optional(), role: roleField.optional(), password: newPasswordField.optional(), disabled: z.boolean().optional() })
   .refine((p) => Object.values(p).some((v) => v !== undefined), 'give at least one of name, role, password, disabled')
-const idParam = z.strictObject({ id: z.uuid('must be a user id (UUID)') })
+const idParam = z.strictObject({ id: uuidField('must be a user id (UUID)') })
 const pageQuery = z.strictObject({ limit: pageLimit, cursor: pageCursor })
 
 const auditJson = (e: AuditEvent) => ({

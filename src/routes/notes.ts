@@ -6,7 +6,7 @@ import type { AppEnv } from '../app-env.ts'
 import { requireAuth } from '../auth/guard.ts'
 import { isStoreError, newId, type Note } from '../db/store.ts'
 import { AppError } from '../errors.ts'
-import { jsonBody, params, query } from '../validation.ts'
+import { jsonBody, params, query, uuidField } from '../validation.ts'
 
 export const NOTE_TITLE_MAX = 200
 /** The JSON body limit (1 MiB) is the real bound; this keeps the text itself under it. */
@@ -25,7 +25,7 @@ const createBody = z.strictObject({ title, body })
 const patchBody = z
   .strictObject({ title: title.optional(), body: body.optional() })
   .refine((p) => p.title !== undefined || p.body !== undefined, 'give at least one of title, body')
-const idParam = z.strictObject({ id: z.uuid('must be a note id (UUID)') })
+const idParam = z.strictObject({ id: uuidField('must be a note id (UUID)') })
 
 export const pageLimit = z.coerce
   .number('must be a number')
@@ -33,7 +33,7 @@ export const pageLimit = z.coerce
   .min(1, 'must be at least 1')
   .max(100, 'must be at most 100')
   .default(20)
-export const pageCursor = z.uuid('must be the next_cursor of a previous page').optional()
+export const pageCursor = uuidField('must be the next_cursor of a previous page').optional()
 
 const listQuery = z.strictObject({
   limit: pageLimit,
