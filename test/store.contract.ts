@@ -434,6 +434,40 @@ function sessionTests(get: Get): void {
       expect(await get().sessions.revokeAllForUser(user.id, keep!.id)).toBe(0)
     })
 
+    test('getForSession: the user and the session while both are live; the session a refresh rotated it into after', async () => {
+      const user = await owner()
+      const session = await get().sessions.create(makeSession(user.id))
+      expect(await get().users.getForSession(user.id, session.id)).toEqual({ user: (await get().users.getById(user.id))!, sessionId: session.id })
+      const next = (await get().sessions.rotate(session.id, makeSession(user.id)))!
+      expect((await get().users.getForSession(user.id, session.id))?.sessionId).toBe(next.id)
+      expect((await get().users.getForSession(user.id, next.id))?.sessionId).toBe(next.id)
+      // Ending the replacement ends the tokens issued before the refresh too.
+      await get().sessions.revoke(next.id)
+      expect(await get().users.getForSession(user.id, session.id)).toBeNull()
+      expect(await get().users.getForSession(user.id, next.id)).toBeNull()
+    })
+
+    test('getForSession: null for a revoked or expired session, a disabled or deleted user, another user, unknown ids', async () => {
+      const user = await owner()
+      const other = await owner()
+      const revoked = await get().sessions.create(makeSession(user.id))
+      await get().sessions.revoke(revoked.id)
+      const expired = await get().sessions.create(makeSession(user.id, { expiresAt: '2001-01-01T00:00:00.000Z' }))
+      const live = await get().sessions.create(makeSession(user.id))
+      expect(await get().users.getForSession(user.id, revoked.id)).toBeNull()
+      expect(await get().users.getForSession(user.id, expired.id)).toBeNull()
+      expect(await get().users.getForSession(other.id, live.id)).toBeNull()
+      expect(await get().users.getForSession(user.id, newId())).toBeNull()
+      expect(await get().users.getForSession(user.id, 'not-a-uuid')).toBeNull()
+      expect(await get().users.getForSession('not-a-uuid', live.id)).toBeNull()
+      await get().users.update(user.id, { disabled: true })
+      expect(await get().users.getForSession(user.id, live.id)).toBeNull()
+      await get().users.update(user.id, { disabled: false })
+      expect((await get().users.getForSession(user.id, live.id))?.sessionId).toBe(live.id)
+      await get().users.softDelete(user.id)
+      expect(await get().users.getForSession(user.id, live.id)).toBeNull()
+    })
+
     test('a duplicate token hash → conflict, nothing written', async () => {
       const user = await owner()
       const first = await get().sessions.create(makeSession(user.id))

@@ -53,7 +53,7 @@ const WRITES = {
   settings: ['set', 'setIfAbsent'],
 } as const
 const READS = {
-  users: ['getById', 'getByEmail', 'list'],
+  users: ['getById', 'getByEmail', 'getForSession', 'list'],
   sessions: ['getByTokenHash'],
   notes: ['get', 'list'],
   audit: ['list'],

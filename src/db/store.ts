@@ -66,6 +66,12 @@ export interface Setting {
   version: number
 }
 
+export interface SessionUser {
+  user: User
+  /** the live session: `sessionId` itself, or the session a refresh rotated it into */
+  sessionId: string
+}
+
 export interface NewUser {
   id: string
   email: string
@@ -134,6 +140,14 @@ export interface UserRepo {
   /** live users only (not soft-deleted); disabled users are returned */
   getById(id: string): Promise<User | null>
   getByEmail(email: string): Promise<User | null>
+  /**
+   * What a bearer token may act as, in one statement (no round trip beyond the account check): the
+   * live, enabled user `id` when their session `sessionId` is live (not revoked, not expired), or was
+   * rotated by a refresh into a session that is. `sessionId` of the answer is that live session.
+   * Null when the account is gone or disabled or the session was ended (logout, password change,
+   * admin reset, refresh-token reuse, SEED_RESET_PASSWORDS) or expired.
+   */
+  getForSession(id: string, sessionId: string): Promise<SessionUser | null>
   /** live users, oldest first (by id) */
   list(query: PageQuery): Promise<Page<User>>
   /** throws StoreError('not_found') */
@@ -241,7 +255,12 @@ export interface ReplicableStore extends Store {
 
 // ---- errors ----
 
-export type StoreErrorKind = 'unavailable' | 'conflict' | 'not_found' | 'invalid'
+/**
+ * unavailable: connection-level (the only kind that may trigger failover); conflict: a unique key is
+ * taken; not_found; invalid: the database refused the data or the query; too_many / too_large: a
+ * per-user limit (count, bytes) would be exceeded.
+ */
+export type StoreErrorKind = 'unavailable' | 'conflict' | 'not_found' | 'invalid' | 'too_many' | 'too_large'
 
 export class StoreError extends Error {
   override readonly name = 'StoreError'
