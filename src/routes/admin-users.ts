@@ -57,7 +57,7 @@ export function adminUsersRoutes(passwords: PasswordService): Hono<AppEnv> {
       action: 'admin.user_created',
       actorId: c.get('user').id,
       targetId: user.id,
-      ip: clientIp(c, deps.config.auth.trustProxy),
+      ip: clientIp(c, deps.config.auth),
       details: { email: user.email, role: user.role },
     })
     return c.json({ user: userJson(user) }, 201)
@@ -85,7 +85,7 @@ export function adminUsersRoutes(passwords: PasswordService): Hono<AppEnv> {
     if (body.name !== undefined) patch.name = body.name
     if (body.role !== undefined) patch.role = body.role
     if (body.disabled !== undefined) patch.disabled = body.disabled
-    const ip = clientIp(c, deps.config.auth.trustProxy)
+    const ip = clientIp(c, deps.config.auth)
 
     const user = await deps.store.transaction(async (tx) => {
       let updated = Object.keys(patch).length > 0 ? await tx.users.update(id, patch) : before
@@ -123,7 +123,7 @@ export function adminUsersRoutes(passwords: PasswordService): Hono<AppEnv> {
         action: 'admin.user_disabled',
         actorId: actor.id,
         targetId: id,
-        ip: clientIp(c, deps.config.auth.trustProxy),
+        ip: clientIp(c, deps.config.auth),
         details: { email: before.email, sessions_revoked: revoked },
       })
     })
