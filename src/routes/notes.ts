@@ -4,7 +4,8 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../app-env.ts'
 import { requireAuth } from '../auth/guard.ts'
-import { isStoreError, newId, type Note } from '../db/store.ts'
+import type { Config } from '../config-types.ts'
+import { isStoreError, newId, type Note, type NoteLimits } from '../db/store.ts'
 import { AppError } from '../errors.ts'
 import { jsonBody, params, query, uuidField } from '../validation.ts'
 
@@ -52,6 +53,9 @@ const noteJson = (n: Note) => ({
 
 const noteNotFound = () => new AppError('not_found', 'note not found')
 
+/** NOTES_MAX_PER_USER and NOTES_MAX_BYTES_PER_USER: over them a create answers 409 or 413. */
+const limitsOf = (config: Config): NoteLimits => ({ maxNotes: config.notes.maxPerUser, maxBytes: config.notes.maxBytesPerUser })
+
 export function notesRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   app.use(requireAuth)
@@ -64,7 +68,8 @@ export function notesRoutes(): Hono<AppEnv> {
 
   app.post('/', ...jsonBody(createBody), async (c) => {
     const input = c.req.valid('json')
-    const note = await c.get('deps').store.notes.create({ id: newId(), ownerId: c.get('user').id, title: input.title, body: input.body })
+    const { store, config } = c.get('deps')
+    const note = await store.notes.create({ id: newId(), ownerId: c.get('user').id, title: input.title, body: input.body }, limitsOf(config))
     return c.json(noteJson(note), 201, { Location: `${c.req.path.replace(/\/$/, '')}/${note.id}` })
   })
 
@@ -76,7 +81,8 @@ export function notesRoutes(): Hono<AppEnv> {
 
   app.patch('/:id', params(idParam), ...jsonBody(patchBody), async (c) => {
     try {
-      const note = await c.get('deps').store.notes.update(c.get('user').id, c.req.valid('param').id, c.req.valid('json'))
+      const { store, config } = c.get('deps')
+      const note = await store.notes.update(c.get('user').id, c.req.valid('param').id, c.req.valid('json'), limitsOf(config))
       return c.json(noteJson(note))
     } catch (e) {
       throw isStoreError(e, 'not_found') ? noteNotFound() : e
