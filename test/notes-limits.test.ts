@@ -3,10 +3,33 @@
 // NOTES_MAX_PER_USER / NOTES_MAX_BYTES_PER_USER cap what one account keeps (409 / 413).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { NOTE_PAGE_MAX_BYTES } from '../src/db/store.ts'
+import { NoteUsage } from '../src/routes/note-usage.ts'
 import { ADMIN, appVariants, call, createUser, login, withAdmin, type LoggedIn, type TestApp } from './helpers/test-app.ts'
 
 const MB = 1_000_000
 const big = (fill: string, size = 900_000) => fill.repeat(size / fill.length)
+
+describe('NoteUsage: which writes are checked against the limits in the database', () => {
+  const limits = { maxNotes: 100, maxBytes: 1000 }
+  test('far below the limits: unchecked; near them: checked; the usage is read once, then followed', async () => {
+    let now = 0
+    const usage = new NoteUsage(() => now)
+    let reads = 0
+    const read = async () => (reads++, { notes: 50, bytes: 500 })
+    expect(await usage.limitsFor('u', { notes: 1, bytes: 10 }, limits, read)).toBeUndefined()
+    expect(await usage.limitsFor('u', { notes: 1, bytes: 400 }, limits, read)).toEqual(limits)
+    expect(reads).toBe(1)
+    for (let i = 0; i < 40; i++) usage.created('u', 1)
+    expect(await usage.limitsFor('u', { notes: 1, bytes: 1 }, limits, read)).toEqual(limits)
+    usage.forget('u')
+    expect(await usage.limitsFor('u', { notes: 1, bytes: 1 }, limits, read)).toBeUndefined()
+    expect(reads).toBe(2)
+    // Other instances' writes are seen once the entry is read again.
+    now += 30_001
+    await usage.limitsFor('u', { notes: 1, bytes: 1 }, limits, read)
+    expect(reads).toBe(3)
+  })
+})
 
 for (const variant of await appVariants('notes limits')) {
   describe(`bounded memory for notes on ${variant.name}`, () => {

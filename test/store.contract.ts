@@ -486,6 +486,29 @@ function noteTests(get: Get): void {
   describe('notes', () => {
     const owners = async () => [await get().users.create(makeUser()), await get().users.create(makeUser())] as const
 
+    test('usage: the owner\'s live notes and their bytes of text (UTF-8), deleted and others\' notes excluded', async () => {
+      const [alice, bob] = await owners()
+      expect(await get().notes.usage(alice.id)).toEqual({ notes: 0, bytes: 0 })
+      await get().notes.create(makeNote(alice.id, { title: 'ab', body: 'é🙂' }))
+      const gone = await get().notes.create(makeNote(alice.id, { title: 'x', body: 'yyy' }))
+      await get().notes.create(makeNote(bob.id, { title: 'bob', body: 'bob' }))
+      expect(await get().notes.usage(alice.id)).toEqual({ notes: 2, bytes: 2 + 6 + 4 })
+      await get().notes.softDelete(alice.id, gone.id)
+      expect(await get().notes.usage(alice.id)).toEqual({ notes: 1, bytes: 8 })
+    })
+
+    test('create and update with limits: over the count → too_many, over the bytes → too_large, nothing written', async () => {
+      const [alice] = await owners()
+      const limits = { maxNotes: 2, maxBytes: 20 }
+      const first = await get().notes.create(makeNote(alice.id, { title: 't', body: '123456789' }), limits)
+      await expectStoreError(get().notes.create(makeNote(alice.id, { title: 't', body: '1234567890' }), limits), 'too_large')
+      await get().notes.create(makeNote(alice.id, { title: 't', body: '' }), limits)
+      await expectStoreError(get().notes.create(makeNote(alice.id, { title: 't', body: '' }), limits), 'too_many')
+      await expectStoreError(get().notes.update(alice.id, first.id, { body: '1'.repeat(19) }, limits), 'too_large')
+      expect((await get().notes.update(alice.id, first.id, { body: '1' }, limits)).body).toBe('1')
+      expect(await get().notes.usage(alice.id)).toEqual({ notes: 2, bytes: 3 })
+    })
+
     test('create returns the note at version 1; the owner gets exactly it back', async () => {
       const [alice] = await owners()
       const input = makeNote(alice.id, { title: 'Title', body: 'Body\nwith lines' })

@@ -55,7 +55,7 @@ const WRITES = {
 const READS = {
   users: ['getById', 'getByEmail', 'getForSession', 'list'],
   sessions: ['getByTokenHash'],
-  notes: ['get', 'list'],
+  notes: ['get', 'usage', 'list'],
   audit: ['list'],
   settings: ['get'],
 } as const

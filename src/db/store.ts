@@ -225,6 +225,8 @@ export interface NoteRepo {
   create(input: NewNote, limits?: NoteLimits): Promise<Note>
   /** the owner's live note, else null (another owner's note is null too) */
   get(ownerId: string, id: string): Promise<Note | null>
+  /** how many live notes the owner keeps, and their bytes of text (title + body, UTF-8) */
+  usage(ownerId: string): Promise<{ notes: number; bytes: number }>
   /**
    * newest first (by id); a page ends early at NOTE_PAGE_MAX_BYTES of text, and a search after
    * reading NOTE_SEARCH_SCAN_BYTES: next_cursor then goes on from where it stopped

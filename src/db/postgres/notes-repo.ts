@@ -52,6 +52,14 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
   return {
     get,
 
+    async usage(ownerId) {
+      if (!isUuid(ownerId)) return { notes: 0, bytes: 0 }
+      const [row] = await ex.run((sql) => sql<{ notes: number; bytes: number }[]>`
+        select count(*)::int as notes, coalesce(sum(octet_length(title) + octet_length(body)), 0)::float8 as bytes
+        from notes where owner_id = ${ownerId} and deleted_at is null`)
+      return row!
+    },
+
     async create(input, limits) {
       const now = nowIso()
       if (!limits) {

@@ -75,6 +75,8 @@ export function sqliteNoteRepo(conn: SqliteConnection, scope: Scope): NoteRepo {
         { foreignKey: 'owner does not exist' },
       ),
 
+    usage: (ownerId) => conn.read(scope, () => usage(ownerId, null)),
+
     get: (ownerId, id) =>
       conn.read(scope, () => {
         const row = get(ownerId, id)
