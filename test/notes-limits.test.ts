@@ -17,7 +17,7 @@ describe('NoteUsage: which writes are checked against the limits in the database
     let reads = 0
     const read = async () => (reads++, { notes: 50, bytes: 500 })
     expect(await usage.limitsFor('u', { notes: 1, bytes: 10 }, limits, read)).toBeUndefined()
-    expect(await usage.limitsFor('u', { notes: 1, bytes: 400 }, limits, read)).toEqual(limits)
+    expect(await usage.limitsFor('u', { notes: 1, bytes: 401 }, limits, read)).toEqual(limits)
     expect(reads).toBe(1)
     for (let i = 0; i < 40; i++) usage.created('u', 1)
     expect(await usage.limitsFor('u', { notes: 1, bytes: 1 }, limits, read)).toEqual(limits)
