@@ -68,6 +68,19 @@ describe('LoginRateLimiter eviction', () => {
     expect(limiter.retryAfterS('k9')).toBeGreaterThan(0)
   })
 
+  test('undo takes back the latest failure, unlocking a key that this failure had locked', () => {
+    const limiter = new LoginRateLimiter({ maxFailures: 2, windowMs: 60_000, maxKeys: 5, now: () => 0 })
+    limiter.fail('a')
+    expect(limiter.fail('a')).toBe(true)
+    limiter.undo('a')
+    expect(limiter.retryAfterS('a')).toBe(0)
+    expect(limiter.fail('a')).toBe(true)
+    limiter.undo('a')
+    limiter.undo('a')
+    limiter.undo('a')
+    expect(limiter.size).toBe(0)
+  })
+
   test('a lock ends when its window does, and the allowance comes back', () => {
     let now = 0
     const limiter = new LoginRateLimiter({ maxFailures: 2, windowMs: 60_000, maxKeys: 5, now: () => now })
@@ -112,6 +125,15 @@ for (const variant of await appVariants('login limits')) {
       const t = await build({ LOGIN_ACCOUNT_MAX_FAILURES: '1000' })
       for (let i = 0; i < 10; i++) await attempt(t, 'wrong-password', viaProxy('198.51.100.7', '192.0.2.66'))
       expect((await attempt(t, ADMIN.password, viaProxy(null, '198.51.100.7'))).status).toBe(200)
+    })
+
+    test("the owner signing in meanwhile does not refill a guesser's per-account budget", async () => {
+      const t = await build({ LOGIN_ACCOUNT_MAX_FAILURES: '6' })
+      for (let i = 0; i < 4; i++) expect((await attempt(t, 'wrong-password', viaProxy(null, `192.0.2.${i}`))).status).toBe(401)
+      expect((await attempt(t, ADMIN.password, viaProxy(null, '198.51.100.7'))).status).toBe(200)
+      expect((await attempt(t, 'wrong-password', viaProxy(null, '192.0.2.10'))).status).toBe(401)
+      expect((await attempt(t, 'wrong-password', viaProxy(null, '192.0.2.11'))).status).toBe(401)
+      expect((await attempt(t, 'wrong-password', viaProxy(null, '192.0.2.12'))).status).toBe(429)
     })
 
     test('rotating real addresses: the per-account budget stops the guessing, even for the right password', async () => {

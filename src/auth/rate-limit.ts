@@ -52,6 +52,17 @@ export class LoginRateLimiter {
     return false
   }
 
+  /** Takes back the latest failure of `key`: an attempt counted in advance that succeeded after all. */
+  undo(key: string): void {
+    const locked = this.locked.get(key)
+    const times = locked ?? this.failures.get(key)
+    if (!times) return
+    times.pop()
+    this.locked.delete(key)
+    this.failures.delete(key)
+    if (times.length > 0) this.failures.set(key, times)
+  }
+
   reset(key: string): void {
     this.failures.delete(key)
     this.locked.delete(key)

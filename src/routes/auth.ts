@@ -256,8 +256,10 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
       })
       throw invalidCredentials()
     }
+    // The address's count is cleared; of the account's budget only this attempt is taken back: it runs
+    // out with its window, so a guesser rotating addresses gains nothing from the owner signing in.
     limiter.reset(key)
-    accountLimiter.reset(email)
+    accountLimiter.undo(email)
     const { token, session } = newSession(deps, user.id)
     await deps.store.sessions.create(session)
     await recordAudit(deps, { action: 'auth.login', actorId: user.id, targetId: user.id, ip, details: { session_id: session.id } })
