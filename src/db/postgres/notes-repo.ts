@@ -115,7 +115,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
           select id, octet_length(search_text) as size, sum(octet_length(search_text)) over (order by id desc) as scanned
           from notes where owner_id = ${ownerId} and deleted_at is null ${after(sql)}
         ), win as (select id from scan where scanned - size < ${NOTE_SEARCH_SCAN_BYTES}),
-        meta as (select (select min(id::text) from win) as scan_end, (select count(*) from scan) > (select count(*) from win) as scan_cut),
+        meta as (select (select min(id::text collate "C") from win) as scan_end, (select count(*) from scan) > (select count(*) from win) as scan_cut),
         cand as (
           select id, octet_length(title) + octet_length(body) as size from notes
           where id in (select id from win) and strpos(search_text, ${q.toLowerCase()}) > 0
