@@ -8,7 +8,7 @@
 //   BENCH_LOAD_S           seconds of mixed load before the "after load" memory figure (default 60)
 //   BENCH_DATABASE_URL     PostgreSQL to create the bench database in (default postgres://postgres@127.0.0.1:5432/postgres)
 //   BENCH_OUTPUT           where to write the results (default bench/RESULTS.md)
-//   BENCH_ONLY             some of postgres,pooled,sqlite,failover,cold-start,memory,replica (prints; writes only to BENCH_OUTPUT)
+//   BENCH_ONLY             some of postgres,pooled,sqlite,failover,cold-start,memory,replica,big-notes (prints; writes only to BENCH_OUTPUT)
 //   BENCH_SERVER_ENTRY     measure another checkout's entry file instead of src/index.ts
 //   also BENCH_WARMUP_S, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_REPLAY_N, BENCH_FAILOVER_TRIALS, BENCH_COLD_START_TRIALS
 import { writeFileSync } from 'node:fs'
@@ -24,6 +24,7 @@ import { ensureWrk } from './lib/wrk.ts'
 import { pgBouncerUnavailable } from '../test/helpers/pgbouncer.ts'
 import { coldStart } from './scenarios/cold-start.ts'
 import { failover } from './scenarios/failover.ts'
+import { bigNotes } from './scenarios/big-notes.ts'
 import { memory } from './scenarios/memory.ts'
 import { replica } from './scenarios/replica.ts'
 import { pooledSuite, postgresSuite, sqliteSuite } from './scenarios/suites.ts'
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
     const wanted = (group: string) => settings.only === null || settings.only.has(group)
     log(`bench ${settings.quick ? '(quick) ' : ''}— ${settings.durationS} s per wrk run, -t${settings.threads} -c${settings.connections}`)
 
-    const needsPg = ['postgres', 'pooled', 'failover', 'memory'].some(wanted)
+    const needsPg = ['postgres', 'pooled', 'failover', 'memory', 'big-notes'].some(wanted)
     if (pg && needsPg) {
       db = await createBenchDatabase(settings.databaseUrl)
       log(`PostgreSQL ${pg}: database ${db.name}`)
@@ -113,6 +114,16 @@ async function main(): Promise<void> {
       await memory(ctx, { freshDatabaseUrl: fresh.url, filledDatabaseUrl: db.url, account, jwtSecret, fallbackPath })
     }
 
+    if (wanted('big-notes')) {
+      log('big-notes attack')
+      await bigNotes(ctx, { databaseUrl: null, account, jwtSecret, fallbackPath: join(procs.tempDir('big-notes-sqlite'), 'app.db'), label: 'SQLite' })
+      if (db) {
+        const fresh = await createBenchDatabase(settings.databaseUrl)
+        extraDbs.push(fresh)
+        await bigNotes(ctx, { databaseUrl: fresh.url, account, jwtSecret, fallbackPath: join(procs.tempDir('big-notes-pg'), 'app.db'), label: 'PostgreSQL' })
+      }
+    }
+
     if (outcomes.length > 0) results.sections.unshift({
       title: 'Throughput',
       body: `wrk -t${settings.threads} -c${settings.connections} -d${settings.durationS}s per process (a ${settings.warmupS} s warm-up first), in ${settings.rounds} interleaved
@@ -133,13 +144,15 @@ What the raw baselines do (\`bench/baselines/\`, plain \`Bun.serve\`, no framewo
   X-Request-Id of its own), shown as an extra row: what the five page-protection headers cost by themselves, and
   why probes (/health, /health/live, /health/ready) answer without them. The server answers GET /health from
   \`Bun.serve({ routes })\` ahead of Hono (\`healthFastRoute\`), with the same body, headers and log line.
-- \`pg-notes.ts\`: HS256 verification with Web Crypto (key imported once), the auth guard's user lookup
-  (\`select * from users where id = $1 and deleted_at is null\`), then the same note SQL through postgres.js
-  (\`select <the note columns but search_text> from notes where owner_id = $1 and deleted_at is null order by id
-  desc limit 21\`, or \`insert into notes (<columns>) values ($1, …) returning <the note columns>\`, written the way
-  the server writes it), pool of 10, prepared statements, statement_timeout set. For the "via PgBouncer" rows the
-  same baseline goes through the same private PgBouncer (transaction mode, refusing startup parameters, as Neon's
-  pooler does) with \`POOLED=1\`: no startup parameters, unnamed statements — what the server then does too.
+- \`pg-notes.ts\`: HS256 verification with Web Crypto (key imported once), the auth guard's statement (the
+  account and its session in one query, \`users.getForSession\`), then the same note SQL through postgres.js
+  (the server's page statement: the 21 newest notes of the owner within a 2 MiB text budget, or
+  \`insert into notes (<columns>) values ($1, …) returning <the note columns>\`, written the way
+  the server writes it), pool of 10, prepared statements, statement_timeout set. The bench servers run with
+  \`NOTES_MAX_PER_USER\` and \`NOTES_MAX_BYTES_PER_USER\` raised out of the way: the runs write tens of thousands of
+  notes as one user. For the "via PgBouncer" rows the same baseline goes through the same private PgBouncer
+  (transaction mode, refusing startup parameters, as Neon's pooler does) with \`POOLED=1\`: no startup parameters,
+  unnamed statements — what the server then does too.
 - \`sqlite-notes.ts\`: the same on bun:sqlite, the same SQL text prepared once, on the server's own database file
   with the same pragmas; the insert in \`BEGIN IMMEDIATE\`.
 

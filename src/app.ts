@@ -16,6 +16,7 @@ import { pageAssetRoutes } from './routes/page-assets.ts'
 import { statusPageRoutes } from './routes/status-page.ts'
 import { replicaAck } from './routes/replica-ack.ts'
 import { isStoreError } from './db/store.ts'
+import { storeErrorToAppError } from './store-errors.ts'
 import { createAccessTokenVerifier } from './auth/tokens.ts'
 import { createPasswordService } from './auth/password.ts'
 import { isPage, isProbe, logRequest, PAGE_SECURITY_HEADERS, PROBE_SECURITY_HEADERS, requestIds, SECURITY_HEADERS } from './http-frame.ts'
@@ -84,10 +85,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       const message = err.message || 'invalid request'
       return c.json(errorBody(code, `body: ${message}`, id, [{ field: '(body)', message }]), 400)
     }
-    if (isStoreError(err, 'not_found')) return c.json(errorBody('not_found', err.message, id), 404)
-    if (isStoreError(err, 'conflict')) return c.json(errorBody('conflict', err.message, id), 409)
-    // Store messages are written to be shown: a reason, never SQL, values or secrets.
-    if (isStoreError(err, 'unavailable')) return c.json(errorBody('unavailable', `the database is unavailable: ${err.message}`, id), 503)
+    if (isStoreError(err)) {
+      const answer = storeErrorToAppError(err)
+      return c.json(errorBody(answer.code, answer.message, id), answer.status)
+    }
     // Not under `err`: pino's error serializer would add a stack. Name and message are enough to
     // find the cause; the logger masks secrets and connection strings in them.
     deps.logger.error({ error: { name: err.name, message: err.message }, request_id: id }, 'unhandled error')

@@ -61,8 +61,21 @@ export interface Config {
     bcryptCost: number
     allowRegistration: boolean
     trustProxy: boolean
+    /** proxies we trust that append to X-Forwarded-For: the client is the entry this far from the right */
+    trustedProxyHops: number
+    /** failures per client IP + email in the window */
     loginMaxFailures: number
+    /** failures per account from all IPs together in the window: gentler, so rotating IPs cannot guess on */
+    loginAccountMaxFailures: number
     loginWindowS: number
+    /** seconds in which a just-rotated refresh token presented again gets the same new pair; 0 = none */
+    refreshReuseGraceS: number
+  }
+  notes: {
+    /** live notes one user may keep */
+    maxPerUser: number
+    /** bytes of title + body (UTF-8) one user's live notes may hold together */
+    maxBytesPerUser: number
   }
   seed: {
     accounts: SeedAccount[]

@@ -118,8 +118,15 @@ export function loadConfig(sources: ConfigSources): Config {
       allowRegistration: boolean('ALLOW_REGISTRATION', get(env, 'ALLOW_REGISTRATION'), false),
       // Hugging Face Spaces (SPACE_ID set) sit behind a proxy that sets X-Forwarded-For.
       trustProxy: boolean('TRUST_PROXY', get(env, 'TRUST_PROXY'), get(env, 'SPACE_ID') !== undefined),
+      trustedProxyHops: integer('TRUSTED_PROXY_HOPS', get(env, 'TRUSTED_PROXY_HOPS'), 1, 1, 10),
       loginMaxFailures: integer('LOGIN_MAX_FAILURES', get(env, 'LOGIN_MAX_FAILURES'), 10, 1, 1_000_000),
+      loginAccountMaxFailures: integer('LOGIN_ACCOUNT_MAX_FAILURES', get(env, 'LOGIN_ACCOUNT_MAX_FAILURES'), 50, 1, 1_000_000),
       loginWindowS: parseDuration('LOGIN_WINDOW', get(env, 'LOGIN_WINDOW'), 15 * 60),
+      refreshReuseGraceS: seconds('REFRESH_REUSE_GRACE', get(env, 'REFRESH_REUSE_GRACE'), 10, { allowZero: true, max: 300 }),
+    },
+    notes: {
+      maxPerUser: integer('NOTES_MAX_PER_USER', get(env, 'NOTES_MAX_PER_USER'), 10_000, 1, 100_000_000),
+      maxBytesPerUser: byteSize('NOTES_MAX_BYTES_PER_USER', get(env, 'NOTES_MAX_BYTES_PER_USER'), 100 * 1024 ** 2, 1024 ** 4),
     },
     seed: {
       accounts: seedAccounts(env, readFile),
@@ -186,7 +193,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
       bcrypt_cost: auth.bcryptCost,
       allow_registration: auth.allowRegistration,
       trust_proxy: auth.trustProxy,
+      trusted_proxy_hops: auth.trustedProxyHops,
+      login_max_failures: auth.loginMaxFailures,
+      login_account_max_failures: auth.loginAccountMaxFailures,
+      refresh_reuse_grace_s: auth.refreshReuseGraceS,
     },
+    notes: { max_per_user: config.notes.maxPerUser, max_bytes_per_user: config.notes.maxBytesPerUser },
     cors_origins: config.corsOrigins,
     body_limit_bytes: config.bodyLimitBytes,
     seed: { accounts: seed.accounts.map((a) => `${a.email} (${a.role}, ${a.source})`), reset_passwords: seed.resetPasswords },

@@ -2,7 +2,7 @@
 // Every failure names the field: details is a list of {field, message}.
 import { zValidator } from '@hono/zod-validator'
 import { createMiddleware } from 'hono/factory'
-import type { z } from 'zod'
+import { z } from 'zod'
 import type { AppEnv } from './app-env.ts'
 import { AppError } from './errors.ts'
 import { guards, validates } from './openapi/route-meta.ts'
@@ -53,3 +53,10 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => [requireJson, valida
 export const query = <T extends z.ZodType>(schema: T) => validate('query', schema, 'query')
 
 export const params = <T extends z.ZodType>(schema: T) => validate('param', schema, 'path')
+
+/**
+ * A UUID (an id or a page cursor), lower-cased here, once: PostgreSQL's uuid type matches any case
+ * while SQLite's text compares exactly, and the routes compare ids as strings (an admin's own id).
+ * From here on every database and every comparison sees one form.
+ */
+export const uuidField = (message: string) => z.uuid(message).transform((s) => s.toLowerCase())

@@ -46,6 +46,8 @@ for (const variant of await appVariants('bad-input')) {
       t = await variant.build(withAdmin({ ALLOW_REGISTRATION: 'true' }))
       admin = await login(t.app, ADMIN.email, ADMIN.password)
       user = await createUser(t.app, admin.access, { email: 'fuzz-user@example.test', password: 'fuzz-user-pass' })
+      // The admin PATCH fuzzed below sets passwords, which ends sessions: it gets a user of its own.
+      const patched = await createUser(t.app, admin.access, { email: 'fuzz-patched@example.test', password: 'fuzz-patched-pass' })
       noteId = (await call(t.app, 'POST', '/api/v1/notes', { token: user.access, body: { title: 'target', body: 'b' } })).body.id
       routes.push(
         { method: 'POST', path: '/api/v1/auth/register', who: 'anon', valid: { email: 'reg-x@example.test', password: 'register-pass', name: 'R' } },
@@ -56,7 +58,7 @@ for (const variant of await appVariants('bad-input')) {
         { method: 'POST', path: '/api/v1/notes', who: 'user', valid: { title: 't', body: 'b' } },
         { method: 'PATCH', path: `/api/v1/notes/${noteId}`, who: 'user', valid: { title: 't', body: 'b' } },
         { method: 'POST', path: '/api/v1/admin/users', who: 'admin', valid: { email: 'adm-x@example.test', password: 'created-pass', name: 'N', role: 'user' } },
-        { method: 'PATCH', path: `/api/v1/admin/users/${user.userId}`, who: 'admin', valid: { name: 'N', role: 'user', password: 'patched-pass', disabled: false } },
+        { method: 'PATCH', path: `/api/v1/admin/users/${patched.userId}`, who: 'admin', valid: { name: 'N', role: 'user', password: 'patched-pass', disabled: false } },
       )
     })
     afterAll(async () => {
@@ -64,12 +66,18 @@ for (const variant of await appVariants('bad-input')) {
     })
 
     const tokenOf = (who: Who) => (who === 'admin' ? admin.access : who === 'user' ? user.access : undefined)
+    let logoutToken: string | null = null
 
     /** Sends, then checks the invariants every answer must hold. */
     async function send(route: { method: string; path: string; who: Who }, opts: { body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<JsonResponse> {
+      const isLogout = route.path.endsWith('/logout')
+      // A logout that gets through ends its session, and an ended session's token is refused from then
+      // on: logouts use a session of their own, made anew (before the snapshot) after one got through.
+      if (isLogout) logoutToken ??= (await login(t.app, 'fuzz-user@example.test', 'fuzz-user-pass')).access
+      const token = isLogout ? logoutToken! : tokenOf(route.who)
       const before = await t.snapshot()
-      const token = tokenOf(route.who)
       const res = await call(t.app, route.method, route.path, { ...opts, ...(token ? { token } : {}) })
+      if (isLogout && res.status === 204) logoutToken = null
       const where = `${route.method} ${route.path} ${JSON.stringify(opts.body ?? opts.raw)?.slice(0, 200)}`
       if (res.status >= 500) throw new Error(`${where} → ${res.status} ${JSON.stringify(res.body)}`)
       if (res.status >= 400) {

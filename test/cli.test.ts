@@ -77,7 +77,7 @@ describe('bun run db (SQLite only)', () => {
     for (let i = 0; i < 3; i++) {
       const out = await db(cwd, ['backup'], { BACKUP_KEEP: '2' })
       expect(out.code).toBe(0)
-      expect(out.stdout).toMatch(/^backup app-\d{8}T\d{9}Z\.db \(\d+ bytes\)/)
+      expect(out.stdout).toMatch(/^backup app-\d{8}T\d{9}Z-[0-9a-f]{8}\.db \(\d+ bytes\)/)
       await Bun.sleep(5)
     }
     const files = readdirSync(join(cwd, 'data/backups'))

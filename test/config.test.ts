@@ -363,9 +363,13 @@ describe('defaults', () => {
         bcryptCost: 10,
         allowRegistration: false,
         trustProxy: false,
+        trustedProxyHops: 1,
         loginMaxFailures: 10,
+        loginAccountMaxFailures: 50,
         loginWindowS: 900,
+        refreshReuseGraceS: 10,
       },
+      notes: { maxPerUser: 10000, maxBytesPerUser: 104857600 },
       seed: { accounts: [], resetPasswords: false },
     })
   })
@@ -387,6 +391,8 @@ describe('every variable', () => {
       SQLITE_FALLBACK_TIMEOUT: '0', HEALTH_CHECK_INTERVAL_MS: '50', DATABASE_IDLE_AFTER: '3', DATABASE_POOL_MODE: 'Transaction', AUTO_FAILBACK: 'off', BACKUP_DIR: '/backups', BACKUP_KEEP: '1',
       JWT_SECRET: jwt, ACCESS_TOKEN_TTL: '45s', REFRESH_TOKEN_TTL: '12h', BCRYPT_COST: '4', ALLOW_REGISTRATION: 'TRUE',
       TRUST_PROXY: '1', LOGIN_MAX_FAILURES: '3', LOGIN_WINDOW: '1h', SEED_RESET_PASSWORDS: 'on',
+      TRUSTED_PROXY_HOPS: '2', LOGIN_ACCOUNT_MAX_FAILURES: '7', REFRESH_REUSE_GRACE: '0',
+      NOTES_MAX_PER_USER: '5', NOTES_MAX_BYTES_PER_USER: '3mb',
     })
     expect(c).toMatchObject({
       port: 0, host: '127.0.0.1', nodeEnv: 'development', logLevel: 'debug', bodyLimitBytes: 2048,
@@ -399,7 +405,9 @@ describe('every variable', () => {
       auth: {
         jwtSecret: jwt, accessTokenTtlS: 45, refreshTokenTtlS: 43200, bcryptCost: 4, allowRegistration: true,
         trustProxy: true, loginMaxFailures: 3, loginWindowS: 3600,
+        trustedProxyHops: 2, loginAccountMaxFailures: 7, refreshReuseGraceS: 0,
       },
+      notes: { maxPerUser: 5, maxBytesPerUser: 3 * 1024 * 1024 },
       seed: { resetPasswords: true },
     })
   })
@@ -495,6 +503,11 @@ describe('bad values: one line naming the variable', () => {
     ['BCRYPT_COST', '3', 'BCRYPT_COST must be an integer from 4 to 15 (got "3")'],
     ['BCRYPT_COST', '16', 'BCRYPT_COST must be an integer from 4 to 15 (got "16")'],
     ['LOGIN_MAX_FAILURES', '0', 'LOGIN_MAX_FAILURES must be an integer from 1 to 1000000 (got "0")'],
+    ['TRUSTED_PROXY_HOPS', '0', 'TRUSTED_PROXY_HOPS must be an integer from 1 to 10 (got "0")'],
+    ['LOGIN_ACCOUNT_MAX_FAILURES', 'many', 'LOGIN_ACCOUNT_MAX_FAILURES must be an integer from 1 to 1000000 (got "many")'],
+    ['REFRESH_REUSE_GRACE', '10s', 'REFRESH_REUSE_GRACE must be a number of seconds from 0 to 300 (got "10s")'],
+    ['NOTES_MAX_PER_USER', '0', 'NOTES_MAX_PER_USER must be an integer from 1 to 100000000 (got "0")'],
+    ['NOTES_MAX_BYTES_PER_USER', 'lots', 'NOTES_MAX_BYTES_PER_USER must be a size in bytes from 1 to 1099511627776, optionally with a kb or mb suffix (got "lots")'],
     ['DATABASE_TIMEOUT', '0', 'DATABASE_TIMEOUT must be a number of seconds greater than 0 and at most 3600 (got "0")'],
     ['DATABASE_TIMEOUT', '5s', 'DATABASE_TIMEOUT must be a number of seconds greater than 0 and at most 3600 (got "5s")'],
     ['DATABASE_TIMEOUT', '-1', 'DATABASE_TIMEOUT must be a number of seconds greater than 0 and at most 3600 (got "-1")'],

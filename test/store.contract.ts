@@ -434,6 +434,40 @@ function sessionTests(get: Get): void {
       expect(await get().sessions.revokeAllForUser(user.id, keep!.id)).toBe(0)
     })
 
+    test('getForSession: the user and the session while both are live; the session a refresh rotated it into after', async () => {
+      const user = await owner()
+      const session = await get().sessions.create(makeSession(user.id))
+      expect(await get().users.getForSession(user.id, session.id)).toEqual({ user: (await get().users.getById(user.id))!, sessionId: session.id })
+      const next = (await get().sessions.rotate(session.id, makeSession(user.id)))!
+      expect((await get().users.getForSession(user.id, session.id))?.sessionId).toBe(next.id)
+      expect((await get().users.getForSession(user.id, next.id))?.sessionId).toBe(next.id)
+      // Ending the replacement ends the tokens issued before the refresh too.
+      await get().sessions.revoke(next.id)
+      expect(await get().users.getForSession(user.id, session.id)).toBeNull()
+      expect(await get().users.getForSession(user.id, next.id)).toBeNull()
+    })
+
+    test('getForSession: null for a revoked or expired session, a disabled or deleted user, another user, unknown ids', async () => {
+      const user = await owner()
+      const other = await owner()
+      const revoked = await get().sessions.create(makeSession(user.id))
+      await get().sessions.revoke(revoked.id)
+      const expired = await get().sessions.create(makeSession(user.id, { expiresAt: '2001-01-01T00:00:00.000Z' }))
+      const live = await get().sessions.create(makeSession(user.id))
+      expect(await get().users.getForSession(user.id, revoked.id)).toBeNull()
+      expect(await get().users.getForSession(user.id, expired.id)).toBeNull()
+      expect(await get().users.getForSession(other.id, live.id)).toBeNull()
+      expect(await get().users.getForSession(user.id, newId())).toBeNull()
+      expect(await get().users.getForSession(user.id, 'not-a-uuid')).toBeNull()
+      expect(await get().users.getForSession('not-a-uuid', live.id)).toBeNull()
+      await get().users.update(user.id, { disabled: true })
+      expect(await get().users.getForSession(user.id, live.id)).toBeNull()
+      await get().users.update(user.id, { disabled: false })
+      expect((await get().users.getForSession(user.id, live.id))?.sessionId).toBe(live.id)
+      await get().users.softDelete(user.id)
+      expect(await get().users.getForSession(user.id, live.id)).toBeNull()
+    })
+
     test('a duplicate token hash → conflict, nothing written', async () => {
       const user = await owner()
       const first = await get().sessions.create(makeSession(user.id))
@@ -451,6 +485,29 @@ function sessionTests(get: Get): void {
 function noteTests(get: Get): void {
   describe('notes', () => {
     const owners = async () => [await get().users.create(makeUser()), await get().users.create(makeUser())] as const
+
+    test('usage: the owner\'s live notes and their bytes of text (UTF-8), deleted and others\' notes excluded', async () => {
+      const [alice, bob] = await owners()
+      expect(await get().notes.usage(alice.id)).toEqual({ notes: 0, bytes: 0 })
+      await get().notes.create(makeNote(alice.id, { title: 'ab', body: 'é🙂' }))
+      const gone = await get().notes.create(makeNote(alice.id, { title: 'x', body: 'yyy' }))
+      await get().notes.create(makeNote(bob.id, { title: 'bob', body: 'bob' }))
+      expect(await get().notes.usage(alice.id)).toEqual({ notes: 2, bytes: 2 + 6 + 4 })
+      await get().notes.softDelete(alice.id, gone.id)
+      expect(await get().notes.usage(alice.id)).toEqual({ notes: 1, bytes: 8 })
+    })
+
+    test('create and update with limits: over the count → too_many, over the bytes → too_large, nothing written', async () => {
+      const [alice] = await owners()
+      const limits = { maxNotes: 2, maxBytes: 20 }
+      const first = await get().notes.create(makeNote(alice.id, { title: 't', body: '123456789' }), limits)
+      await expectStoreError(get().notes.create(makeNote(alice.id, { title: 't', body: '1234567890' }), limits), 'too_large')
+      await get().notes.create(makeNote(alice.id, { title: 't', body: '' }), limits)
+      await expectStoreError(get().notes.create(makeNote(alice.id, { title: 't', body: '' }), limits), 'too_many')
+      await expectStoreError(get().notes.update(alice.id, first.id, { body: '1'.repeat(19) }, limits), 'too_large')
+      expect((await get().notes.update(alice.id, first.id, { body: '1' }, limits)).body).toBe('1')
+      expect(await get().notes.usage(alice.id)).toEqual({ notes: 2, bytes: 3 })
+    })
 
     test('create returns the note at version 1; the owner gets exactly it back', async () => {
       const [alice] = await owners()

@@ -45,8 +45,15 @@ const noteJson = (n: NoteRow) => ({
   version: n.version,
 })
 
-const userOf = bearerUser(verify, async (id) => {
-  const [user] = await sql<{ id: string; disabled: boolean }[]>`select * from users where id = ${id} and deleted_at is null`
+// the server's guard statement (users.getForSession): the account and its session in one query
+const userOf = bearerUser(verify, async (id, sessionId) => {
+  const now = new Date().toISOString()
+  const [user] = await sql<{ id: string; disabled: boolean }[]>`
+    select u.*, case when s.revoked_at is null then s.id else r.id end as live_session_id
+    from sessions s join users u on u.id = s.user_id left join sessions r on r.id = s.replaced_by
+    where s.id = ${sessionId} and u.id = ${id} and u.deleted_at is null and not u.disabled
+      and ((s.revoked_at is null and s.expires_at > ${now})
+        or (r.user_id = s.user_id and r.revoked_at is null and r.expires_at > ${now}))`
   return user
 })
 
@@ -64,11 +71,19 @@ Bun.serve({
     if (req.method === 'GET') {
       const limit = pageLimit(u)
       if (limit instanceof Response) return limit
-      const rows = await sql<NoteRow[]>`
-        select id, owner_id, title, body, created_at, updated_at, version, deleted_at from notes
-        where owner_id = ${ownerId} and deleted_at is null
-        order by id desc
-        limit ${limit + 1}`
+      // the server's statement for a page without a search (a byte budget of 2 MiB)
+      const rows = await sql<(NoteRow & { candidates: number })[]>`
+        with cand as (
+          select id, octet_length(title) + octet_length(body) as size from notes
+          where owner_id = ${ownerId} and deleted_at is null
+          order by id desc limit ${limit + 1}
+        ), ranked as (
+          select id, sum(size) over (order by id desc) as run, row_number() over (order by id desc) as rn, (count(*) over ())::int as candidates
+          from cand)
+        select n.id, n.owner_id, n.title, n.body, n.created_at, n.updated_at, n.version, n.deleted_at, ranked.candidates
+        from ranked join notes n on n.id = ranked.id
+        where ranked.rn = 1 or ranked.run <= ${2 * 1024 * 1024}
+        order by n.id desc`
       return pageResponse(rows, limit, noteJson)
     }
     if (req.method === 'POST') {

@@ -3,7 +3,7 @@
 // then the note statement — the same SQL text, prepared once, the same pragmas (WAL, synchronous
 // NORMAL, foreign keys, busy timeout), writes in BEGIN IMMEDIATE — on the server's own database file.
 import { Database } from 'bun:sqlite'
-import { bearerUser, hs256Verifier, listenPort, notFound, pageLimit, pageResponse, readNote, unauthorized } from '../lib/raw-http.ts'
+import { bearerUser, BUDGETED_PAGE_SQL, hs256Verifier, listenPort, notFound, pageLimit, pageResponse, readNote, unauthorized } from '../lib/raw-http.ts'
 
 const path = process.env.SQLITE_PATH
 const secret = process.env.JWT_SECRET
@@ -25,11 +25,16 @@ interface NoteRow {
   version: number
 }
 
-const userById = db.prepare<{ id: string; disabled: number }, [{ id: string }]>('SELECT * FROM users WHERE id = $id AND deleted_at IS NULL')
-// the server's statement for a first page without a search
-const list = db.prepare<NoteRow, [Record<string, string | number | null>]>(
-  'SELECT id, owner_id, title, body, created_at, updated_at, version, deleted_at FROM notes WHERE owner_id = $owner_id AND deleted_at IS NULL ORDER BY id DESC LIMIT $n',
+// the server's guard statement (users.getForSession): the account and its session in one query
+const userBySession = db.prepare<{ id: string; disabled: number }, [{ id: string; session_id: string; now: string }]>(
+  `SELECT u.*, CASE WHEN s.revoked_at IS NULL THEN s.id ELSE r.id END AS live_session_id
+  FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN sessions r ON r.id = s.replaced_by
+  WHERE s.id = $session_id AND u.id = $id AND u.deleted_at IS NULL AND u.disabled = 0
+    AND ((s.revoked_at IS NULL AND s.expires_at > $now)
+      OR (r.user_id = s.user_id AND r.revoked_at IS NULL AND r.expires_at > $now))`,
 )
+// the server's statement for a page without a search (a byte budget of 2 MiB)
+const list = db.prepare<NoteRow & { candidates: number }, [Record<string, string | number | null>]>(BUDGETED_PAGE_SQL.sqlite)
 const insert = db.prepare<NoteRow, [Record<string, string | number | null>]>(
   'INSERT INTO notes (id, owner_id, title, body, search_text, created_at, updated_at, version, deleted_at) ' +
     'VALUES ($id, $owner_id, $title, $body, $search_text, $created_at, $updated_at, $version, $deleted_at) RETURNING *',
@@ -40,7 +45,7 @@ const verify = await hs256Verifier(secret)
 
 const noteJson = (n: NoteRow) => ({ id: n.id, title: n.title, body: n.body, created_at: n.created_at, updated_at: n.updated_at, version: n.version })
 
-const userOf = bearerUser(verify, (id) => userById.get({ id }))
+const userOf = bearerUser(verify, (id, sessionId) => userBySession.get({ id, session_id: sessionId, now: new Date().toISOString() }))
 
 Bun.serve({
   port: listenPort(),
@@ -54,7 +59,7 @@ Bun.serve({
     if (req.method === 'GET') {
       const limit = pageLimit(u)
       if (limit instanceof Response) return limit
-      const rows = list.all({ owner_id: ownerId, n: limit + 1 })
+      const rows = list.all({ owner_id: ownerId, cursor: null, n: limit + 1, budget: 2 * 1024 * 1024 })
       return pageResponse(rows, limit, noteJson)
     }
     if (req.method === 'POST') {

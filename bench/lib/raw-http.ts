@@ -6,6 +6,8 @@ const encoder = new TextEncoder()
 
 export interface RawClaims {
   sub: string
+  /** the refresh session the token was issued with */
+  sid: string
   exp: number
 }
 
@@ -24,7 +26,7 @@ export async function hs256Verifier(secret: string): Promise<(token: string) => 
       if (header.alg !== 'HS256') return null
       if (!(await crypto.subtle.verify('HMAC', key, Buffer.from(s, 'base64url'), encoder.encode(`${h}.${p}`)))) return null
       const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Partial<RawClaims>
-      if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || claims.exp <= Date.now() / 1000) return null
+      if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.exp !== 'number' || claims.exp <= Date.now() / 1000) return null
       return claims as RawClaims
     } catch {
       return null
@@ -42,17 +44,18 @@ type UserRow = { id: string; disabled: boolean | number }
 
 /**
  * The id of the live, enabled user whose bearer token comes with a request, or null: what the
- * server's auth guard checks, with each baseline's own user lookup.
+ * server's auth guard checks (account and session, users.getForSession), with each baseline's own
+ * lookup running the server's statement.
  */
 export function bearerUser(
   verify: (token: string) => Promise<RawClaims | null>,
-  findUser: (id: string) => UserRow | null | undefined | Promise<UserRow | null | undefined>,
+  findUser: (id: string, sessionId: string) => UserRow | null | undefined | Promise<UserRow | null | undefined>,
 ): (req: Request) => Promise<string | null> {
   return async (req) => {
     const token = bearer(req)
     const claims = token ? await verify(token) : null
     if (!claims) return null
-    const user = await findUser(claims.sub)
+    const user = await findUser(claims.sub, claims.sid)
     return user && !user.disabled ? user.id : null
   }
 }
@@ -108,10 +111,28 @@ export function pageLimit(url: URL): number | Response {
   return Number.isInteger(limit) && limit >= 1 && limit <= 100 ? limit : badRequest('limit must be 1..100')
 }
 
-/** A page answer from limit + 1 rows: the extra row only says whether there is a next page. */
-export function pageResponse<R extends { id: string }>(rows: R[], limit: number, json: (row: R) => unknown): Response {
+/**
+ * A page answer from the server's budgeted page statement: the rows within the byte budget of the
+ * limit + 1 candidates, and how many candidates there were (a page the budget ended early goes on).
+ */
+export function pageResponse<R extends { id: string; candidates: number }>(rows: R[], limit: number, json: (row: R) => unknown): Response {
   const items = rows.slice(0, limit)
-  return Response.json({ items: items.map(json), next_cursor: rows.length > limit ? items[items.length - 1]!.id : null })
+  const more = rows.length > limit || rows.length < (rows[0]?.candidates ?? 0)
+  return Response.json({ items: items.map(json), next_cursor: more ? items[items.length - 1]!.id : null })
+}
+
+/** The server's first-page statement (notes repositories): the limit + 1 newest notes within 2 MiB of text. */
+export const BUDGETED_PAGE_SQL = {
+  sqlite: `WITH cand AS (
+    SELECT id, octet_length(title) + octet_length(body) AS size FROM notes
+    WHERE owner_id = $owner_id AND deleted_at IS NULL AND ($cursor IS NULL OR id < $cursor)
+    ORDER BY id DESC LIMIT $n
+  ), ranked AS (
+    SELECT id, sum(size) OVER (ORDER BY id DESC) AS run, row_number() OVER (ORDER BY id DESC) AS rn, count(*) OVER () AS candidates
+    FROM cand)
+  SELECT n.id, n.owner_id, n.title, n.body, n.created_at, n.updated_at, n.version, n.deleted_at, ranked.candidates
+  FROM ranked JOIN notes n ON n.id = ranked.id
+  WHERE ranked.rn = 1 OR ranked.run <= $budget ORDER BY n.id DESC`,
 }
 
 export const listenPort = (): number => Number(process.env.PORT ?? 0)

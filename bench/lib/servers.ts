@@ -65,6 +65,9 @@ export function serverEnv(o: ServerOptions): Record<string, string | undefined> 
     JWT_SECRET: o.jwtSecret,
     SEED_ADMIN_EMAIL: o.admin.email,
     SEED_ADMIN_PASSWORD: o.admin.password,
+    // The throughput runs write tens of thousands of notes as one user: past the default limit.
+    NOTES_MAX_PER_USER: '100000000',
+    NOTES_MAX_BYTES_PER_USER: '1048576mb',
     ...o.extraEnv,
   }
 }

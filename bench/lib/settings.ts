@@ -25,11 +25,11 @@ export interface BenchSettings {
   repoRoot: string
   /** the server's entry file: src/index.ts, or BENCH_SERVER_ENTRY (to measure another checkout) */
   serverEntry: string
-  /** BENCH_ONLY: run only these groups (postgres, pooled, sqlite, failover, cold-start, memory, replica); null = all */
+  /** BENCH_ONLY: run only these groups (postgres, pooled, sqlite, failover, cold-start, memory, replica, big-notes); null = all */
   only: Set<string> | null
 }
 
-export const GROUPS = ['postgres', 'pooled', 'sqlite', 'failover', 'cold-start', 'memory', 'replica'] as const
+export const GROUPS = ['postgres', 'pooled', 'sqlite', 'failover', 'cold-start', 'memory', 'replica', 'big-notes'] as const
 
 const number = (env: Record<string, string | undefined>, name: string, fallback: number, min: number): number => {
   const raw = env[name]

@@ -1,5 +1,8 @@
 // Bearer-token middleware. The token proves who signed in; the store decides who they are now:
-// a user disabled, deleted or re-roled since the token was issued is seen as they stand today.
+// a user disabled, deleted or re-roled since the token was issued is seen as they stand today, and a
+// token whose session was ended (logout, password change, admin reset, refresh-token reuse,
+// SEED_RESET_PASSWORDS) or expired is refused at once, on every instance. Both checks are one
+// statement (users.getForSession): no round trip beyond the account check.
 import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import type { AppEnv } from '../app-env.ts'
@@ -20,10 +23,11 @@ async function authenticate(c: Context<AppEnv>): Promise<Authenticated> {
   const { store } = c.get('deps')
   if (claims === 'expired') return { ok: false, message: 'the access token has expired' }
   if (claims === 'invalid') return { ok: false, message: 'the access token is invalid' }
-  const user = await store.users.getById(claims.sub)
-  if (!user || user.disabled) return { ok: false, message: 'the account is disabled or no longer exists' }
+  const found = await store.users.getForSession(claims.sub, claims.sid)
+  if (!found) return { ok: false, message: 'the session has ended (signed out, password changed or revoked), or the account is disabled or no longer exists' }
+  const { user } = found
   c.set('user', { id: user.id, email: user.email, name: user.name, role: user.role })
-  c.set('sessionId', claims.sid)
+  c.set('sessionId', found.sessionId)
   return { ok: true }
 }
 

@@ -98,13 +98,14 @@ export function oneOf<T extends string>(name: string, value: string | undefined,
 const SIZE_UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2 }
 const MAX_BODY_LIMIT = 1024 ** 3
 
-export function byteSize(name: string, value: string | undefined, fallback: number): number {
+/** A size in bytes, optionally with a k/kb/kib or m/mb/mib suffix (powers of 1024). */
+export function byteSize(name: string, value: string | undefined, fallback: number, max = MAX_BODY_LIMIT): number {
   if (value === undefined) return fallback
   const m = /^(\d+)\s*([a-z]+)?$/i.exec(value)
   const unit = m ? SIZE_UNITS[(m[2] ?? 'b').toLowerCase()] : undefined
   const n = m && unit !== undefined ? Number(m[1]) * unit : Number.NaN
-  if (!(n >= 1 && n <= MAX_BODY_LIMIT)) {
-    throw new ConfigError(`${name} must be a size in bytes from 1 to ${MAX_BODY_LIMIT}, optionally with a kb or mb suffix (got ${shown(value)})`)
+  if (!(n >= 1 && n <= max)) {
+    throw new ConfigError(`${name} must be a size in bytes from 1 to ${max}, optionally with a kb or mb suffix (got ${shown(value)})`)
   }
   return n
 }

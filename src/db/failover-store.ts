@@ -61,9 +61,9 @@ const WRITES = {
   settings: ['set', 'setIfAbsent'],
 } as const
 const READS = {
-  users: ['getById', 'getByEmail', 'list'],
+  users: ['getById', 'getByEmail', 'getForSession', 'list'],
   sessions: ['getByTokenHash'],
-  notes: ['get', 'list'],
+  notes: ['get', 'usage', 'list'],
   audit: ['list'],
   settings: ['get'],
 } as const

@@ -66,6 +66,12 @@ export interface Setting {
   version: number
 }
 
+export interface SessionUser {
+  user: User
+  /** the live session: `sessionId` itself, or the session a refresh rotated it into */
+  sessionId: string
+}
+
 export interface NewUser {
   id: string
   email: string
@@ -134,6 +140,14 @@ export interface UserRepo {
   /** live users only (not soft-deleted); disabled users are returned */
   getById(id: string): Promise<User | null>
   getByEmail(email: string): Promise<User | null>
+  /**
+   * What a bearer token may act as, in one statement (no round trip beyond the account check): the
+   * live, enabled user `id` when their session `sessionId` is live (not revoked, not expired), or was
+   * rotated by a refresh into a session that is. `sessionId` of the answer is that live session.
+   * Null when the account is gone or disabled or the session was ended (logout, password change,
+   * admin reset, refresh-token reuse, SEED_RESET_PASSWORDS) or expired.
+   */
+  getForSession(id: string, sessionId: string): Promise<SessionUser | null>
   /** live users, oldest first (by id) */
   list(query: PageQuery): Promise<Page<User>>
   /** throws StoreError('not_found') */
@@ -159,14 +173,67 @@ export interface SessionRepo {
   revokeAllForUser(userId: string, exceptId?: string): Promise<number>
 }
 
+/** Per-user limits a write must stay within (NOTES_MAX_PER_USER, NOTES_MAX_BYTES_PER_USER). */
+export interface NoteLimits {
+  maxNotes: number
+  /** bytes of title + body (UTF-8) of the owner's live notes together */
+  maxBytes: number
+}
+
+/**
+ * Bytes of note text (title + body, UTF-8) one list page carries at most: the page ends early, and
+ * next_cursor goes on from there. A single note larger than this still comes alone on its page.
+ */
+export const NOTE_PAGE_MAX_BYTES = 2 * 1024 * 1024
+
+/**
+ * Bytes of note text one search (`q`) reads per page at most: the page then ends after the notes read
+ * so far, possibly with fewer matches than `limit` (even none), and next_cursor goes on from there.
+ */
+export const NOTE_SEARCH_SCAN_BYTES = 8 * 1024 * 1024
+
+export const noteBytes = (title: string, body: string): number => Buffer.byteLength(title) + Buffer.byteLength(body)
+
+/** The errors a write over NoteLimits throws. */
+export function noteLimitError(over: 'count' | 'bytes', limits: NoteLimits): StoreError {
+  return over === 'count'
+    ? new StoreError('too_many', `this account already keeps ${limits.maxNotes} notes, the most allowed (NOTES_MAX_PER_USER); delete some first`)
+    : new StoreError('too_large', `this would bring this account's notes over ${limits.maxBytes} bytes of text, the most allowed (NOTES_MAX_BYTES_PER_USER); delete or shorten some first`)
+}
+
+/**
+ * A page from rows fetched as limit+1 candidates, of which `rows` are those within the byte budget
+ * (the first always), `candidates` how many there were; `scan`: where a bounded search stopped reading.
+ */
+export function budgetedPage<T extends { id: string }>(
+  rows: T[],
+  limit: number,
+  candidates: number,
+  scan?: { end: string | null; cut: boolean },
+): Page<T> {
+  if (rows.length > limit) {
+    const items = rows.slice(0, limit)
+    return { items, nextCursor: items[items.length - 1]!.id }
+  }
+  if (rows.length < candidates) return { items: rows, nextCursor: rows[rows.length - 1]!.id }
+  if (scan?.cut && scan.end) return { items: rows, nextCursor: scan.end }
+  return { items: rows, nextCursor: null }
+}
+
 export interface NoteRepo {
-  create(input: NewNote): Promise<Note>
+  /** with `limits`: throws StoreError('too_many' | 'too_large') when the note would exceed them */
+  create(input: NewNote, limits?: NoteLimits): Promise<Note>
   /** the owner's live note, else null (another owner's note is null too) */
   get(ownerId: string, id: string): Promise<Note | null>
-  /** newest first (by id) */
+  /** how many live notes the owner keeps, and their bytes of text (title + body, UTF-8) */
+  usage(ownerId: string): Promise<{ notes: number; bytes: number }>
+  /**
+   * newest first (by id); a page ends early at NOTE_PAGE_MAX_BYTES of text, and a search after
+   * reading NOTE_SEARCH_SCAN_BYTES: next_cursor then goes on from where it stopped
+   */
   list(ownerId: string, query: NoteQuery): Promise<Page<Note>>
-  /** throws StoreError('not_found') */
-  update(ownerId: string, id: string, patch: NotePatch): Promise<Note>
+  /** throws StoreError('not_found'); with `limits`, StoreError('too_large') when the text would exceed them */
+  update(ownerId: string, id: string, patch: NotePatch, limits?: NoteLimits): Promise<Note>
   /** throws StoreError('not_found') */
   softDelete(ownerId: string, id: string): Promise<void>
 }
@@ -241,7 +308,12 @@ export interface ReplicableStore extends Store {
 
 // ---- errors ----
 
-export type StoreErrorKind = 'unavailable' | 'conflict' | 'not_found' | 'invalid'
+/**
+ * unavailable: connection-level (the only kind that may trigger failover); conflict: a unique key is
+ * taken; not_found; invalid: the database refused the data or the query; too_many / too_large: a
+ * per-user limit (count, bytes) would be exceeded.
+ */
+export type StoreErrorKind = 'unavailable' | 'conflict' | 'not_found' | 'invalid' | 'too_many' | 'too_large'
 
 export class StoreError extends Error {
   override readonly name = 'StoreError'

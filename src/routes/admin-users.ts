@@ -8,7 +8,7 @@ import { requireAuth, requireRole } from '../auth/guard.ts'
 import type { PasswordService } from '../auth/password.ts'
 import { newId, type AuditEvent, type UserPatch } from '../db/store.ts'
 import { AppError } from '../errors.ts'
-import { jsonBody, params, query } from '../validation.ts'
+import { jsonBody, params, query, uuidField } from '../validation.ts'
 import { emailField, nameField, newPasswordField, roleField, userJson } from './auth.ts'
 import { pageCursor, pageLimit } from './notes.ts'
 
@@ -16,7 +16,7 @@ const createBody = z.strictObject({ email: emailField, password: newPasswordFiel
 const patchBody = z
   .strictObject({ name: nameField.optional(), role: roleField.optional(), password: newPasswordField.optional(), disabled: z.boolean().optional() })
   .refine((p) => Object.values(p).some((v) => v !== undefined), 'give at least one of name, role, password, disabled')
-const idParam = z.strictObject({ id: z.uuid('must be a user id (UUID)') })
+const idParam = z.strictObject({ id: uuidField('must be a user id (UUID)') })
 const pageQuery = z.strictObject({ limit: pageLimit, cursor: pageCursor })
 
 const auditJson = (e: AuditEvent) => ({
@@ -57,7 +57,7 @@ export function adminUsersRoutes(passwords: PasswordService): Hono<AppEnv> {
       action: 'admin.user_created',
       actorId: c.get('user').id,
       targetId: user.id,
-      ip: clientIp(c, deps.config.auth.trustProxy),
+      ip: clientIp(c, deps.config.auth),
       details: { email: user.email, role: user.role },
     })
     return c.json({ user: userJson(user) }, 201)
@@ -85,7 +85,7 @@ export function adminUsersRoutes(passwords: PasswordService): Hono<AppEnv> {
     if (body.name !== undefined) patch.name = body.name
     if (body.role !== undefined) patch.role = body.role
     if (body.disabled !== undefined) patch.disabled = body.disabled
-    const ip = clientIp(c, deps.config.auth.trustProxy)
+    const ip = clientIp(c, deps.config.auth)
 
     const user = await deps.store.transaction(async (tx) => {
       let updated = Object.keys(patch).length > 0 ? await tx.users.update(id, patch) : before
@@ -123,7 +123,7 @@ export function adminUsersRoutes(passwords: PasswordService): Hono<AppEnv> {
         action: 'admin.user_disabled',
         actorId: actor.id,
         targetId: id,
-        ip: clientIp(c, deps.config.auth.trustProxy),
+        ip: clientIp(c, deps.config.auth),
         details: { email: before.email, sessions_revoked: revoked },
       })
     })

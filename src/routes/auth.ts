@@ -8,6 +8,7 @@ import { clientIp } from '../auth/client-ip.ts'
 import { requireAuth } from '../auth/guard.ts'
 import { newPasswordProblem, PASSWORD_MAX_BYTES, utf8Length, type PasswordService } from '../auth/password.ts'
 import { LoginRateLimiter } from '../auth/rate-limit.ts'
+import { RefreshGrace } from '../auth/refresh-grace.ts'
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken, signAccessToken } from '../auth/tokens.ts'
 import { newId, type User } from '../db/store.ts'
 import { AppError } from '../errors.ts'
@@ -72,19 +73,35 @@ const passwordBody = z.strictObject({ current_password: passwordField, new_passw
 const invalidCredentials = () => new AppError('invalid_credentials', 'email or password is incorrect')
 const unauthorized = (message: string) => new AppError('unauthorized', message)
 
-/** Per-app state: the login rate limiter, made on first use from the app's config. */
+type TokenPair = Awaited<ReturnType<typeof tokenPair>>
+
+/**
+ * Per-app state, made on first use from the app's config: the login limiters — per client IP + email,
+ * and a gentler one per account from every IP together, so rotating addresses cannot guess on — and
+ * the refresh grace window.
+ */
 interface AuthState {
   limiter(deps: AppDeps): LoginRateLimiter
+  accountLimiter(deps: AppDeps): LoginRateLimiter
+  refreshGrace(deps: AppDeps): RefreshGrace<TokenPair>
 }
 
 function createAuthState(): AuthState {
   let limiter: LoginRateLimiter | null = null
+  let accountLimiter: LoginRateLimiter | null = null
+  let refreshGrace: RefreshGrace<TokenPair> | null = null
   return {
     limiter: (deps) =>
       (limiter ??= new LoginRateLimiter({
         maxFailures: deps.config.auth.loginMaxFailures,
         windowMs: deps.config.auth.loginWindowS * 1000,
       })),
+    accountLimiter: (deps) =>
+      (accountLimiter ??= new LoginRateLimiter({
+        maxFailures: deps.config.auth.loginAccountMaxFailures,
+        windowMs: deps.config.auth.loginWindowS * 1000,
+      })),
+    refreshGrace: (deps) => (refreshGrace ??= new RefreshGrace(deps.config.auth.refreshReuseGraceS * 1000)),
   }
 }
 
@@ -136,6 +153,52 @@ async function optionalLogoutBody(c: Context<AppEnv>): Promise<z.infer<typeof lo
   return parsed.data
 }
 
+/** Rotates the refresh session of `tokenHash` and answers with the new pair (see POST /refresh). */
+async function rotateRefresh(deps: AppDeps, tokenHash: string, ip: string): Promise<TokenPair> {
+  const { store } = deps
+  const presented = await store.sessions.getByTokenHash(tokenHash)
+  if (!presented) throw unauthorized('the refresh token is invalid')
+  const graceMs = deps.config.auth.refreshReuseGraceS * 1000
+
+  const reuse = async () => {
+    // A rotated token came back: someone holds a copy. End every session of the user.
+    const revoked = await store.sessions.revokeAllForUser(presented.userId)
+    await recordAudit(deps, {
+      action: 'auth.refresh_reuse',
+      targetId: presented.userId,
+      ip,
+      details: { session_id: presented.id, sessions_revoked: revoked },
+    })
+    return unauthorized('the refresh token was already used; every session of this account has been ended')
+  }
+  // Rotated moments ago by a request this process did not answer (another instance, or a restart):
+  // a double-send, not a theft, within the grace window. Refused, but the sessions are left alone.
+  const justRotated = (revokedAt: string | null) => graceMs > 0 && revokedAt !== null && Date.parse(revokedAt) > Date.now() - graceMs
+  const rotatedElsewhere = () =>
+    unauthorized('the refresh token was rotated moments ago by another request; use the tokens that request received')
+
+  if (presented.revokedAt) {
+    if (!presented.replacedBy) throw unauthorized('the refresh token has been revoked')
+    throw justRotated(presented.revokedAt) ? rotatedElsewhere() : await reuse()
+  }
+  if (Date.parse(presented.expiresAt) <= Date.now()) {
+    await store.sessions.revoke(presented.id)
+    throw unauthorized('the refresh token has expired')
+  }
+  const user = await store.users.getById(presented.userId)
+  if (!user || user.disabled) {
+    await store.sessions.revoke(presented.id)
+    throw unauthorized('the account is disabled or no longer exists')
+  }
+  const { token, session } = newSession(deps, user.id)
+  // rotate() returns null when a concurrent request rotated this token first.
+  if (!(await store.sessions.rotate(presented.id, session))) {
+    const now = await store.sessions.getByTokenHash(tokenHash)
+    throw justRotated(now?.revokedAt ?? null) ? rotatedElsewhere() : await reuse()
+  }
+  return tokenPair(deps, user, session.id, token)
+}
+
 /** `passwords`: the app's one password service (its dummy hash keeps unknown-email logins as slow as others). */
 export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
@@ -157,21 +220,23 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
       role: 'user',
       passwordHash: await passwords.hash(body.password),
     })
-    await recordAudit(deps, { action: 'auth.register', actorId: user.id, targetId: user.id, ip: clientIp(c, deps.config.auth.trustProxy) })
+    await recordAudit(deps, { action: 'auth.register', actorId: user.id, targetId: user.id, ip: clientIp(c, deps.config.auth) })
     return c.json({ user: userJson(user) }, 201)
   })
 
   app.post('/login', ...jsonBody(loginBody), async (c) => {
     const deps = c.get('deps')
     const { email, password } = c.req.valid('json')
-    const ip = clientIp(c, deps.config.auth.trustProxy)
+    const ip = clientIp(c, deps.config.auth)
     const limiter = state.limiter(deps)
+    const accountLimiter = state.accountLimiter(deps)
     const key = LoginRateLimiter.key(ip, email)
-    const wait = limiter.retryAfterS(key)
+    const wait = Math.max(limiter.retryAfterS(key), accountLimiter.retryAfterS(email))
     if (wait > 0) throw rateLimited(wait)
     // Counted as a failure before bcrypt runs, so a burst of parallel guesses gets no more tries than
     // a sequence of them; a success clears the count.
     const lockedOut = limiter.fail(key)
+    const accountLockedOut = accountLimiter.fail(email)
 
     const user = await deps.store.users.getByEmail(email)
     // Unknown emails cost one bcrypt check too, so response time does not reveal which emails exist.
@@ -182,11 +247,19 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
         action: 'auth.login_failed',
         targetId: user?.id ?? null,
         ip,
-        details: lockedOut ? { email, reason, locked_out: true } : { email, reason },
+        details: {
+          email,
+          reason,
+          ...(lockedOut ? { locked_out: true } : {}),
+          ...(accountLockedOut ? { account_locked_out: true } : {}),
+        },
       })
       throw invalidCredentials()
     }
+    // The address's count is cleared; of the account's budget only this attempt is taken back: it runs
+    // out with its window, so a guesser rotating addresses gains nothing from the owner signing in.
     limiter.reset(key)
+    accountLimiter.undo(email)
     const { token, session } = newSession(deps, user.id)
     await deps.store.sessions.create(session)
     await recordAudit(deps, { action: 'auth.login', actorId: user.id, targetId: user.id, ip, details: { session_id: session.id } })
@@ -196,38 +269,12 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
 
   app.post('/refresh', ...jsonBody(refreshBody), async (c) => {
     const deps = c.get('deps')
-    const { store } = deps
-    const ip = clientIp(c, deps.config.auth.trustProxy)
-    const presented = await store.sessions.getByTokenHash(hashRefreshToken(c.req.valid('json').refresh_token))
-    if (!presented) throw unauthorized('the refresh token is invalid')
-
-    const reuse = async () => {
-      // A rotated token came back: someone holds a copy. End every session of the user.
-      const revoked = await store.sessions.revokeAllForUser(presented.userId)
-      await recordAudit(deps, {
-        action: 'auth.refresh_reuse',
-        targetId: presented.userId,
-        ip,
-        details: { session_id: presented.id, sessions_revoked: revoked },
-      })
-      return unauthorized('the refresh token was already used; every session of this account has been ended')
-    }
-
-    if (presented.revokedAt) throw presented.replacedBy ? await reuse() : unauthorized('the refresh token has been revoked')
-    if (Date.parse(presented.expiresAt) <= Date.now()) {
-      await store.sessions.revoke(presented.id)
-      throw unauthorized('the refresh token has expired')
-    }
-    const user = await store.users.getById(presented.userId)
-    if (!user || user.disabled) {
-      await store.sessions.revoke(presented.id)
-      throw unauthorized('the account is disabled or no longer exists')
-    }
-    const { token, session } = newSession(deps, user.id)
-    // rotate() returns null when a concurrent request rotated this token first: that is reuse too.
-    if (!(await store.sessions.rotate(presented.id, session))) throw await reuse()
+    const tokenHash = hashRefreshToken(c.req.valid('json').refresh_token)
+    const ip = clientIp(c, deps.config.auth)
+    // The same token sent twice at once (or again within REFRESH_REUSE_GRACE) gets the same new pair.
+    const pair = await state.refreshGrace(deps).answer(tokenHash, () => rotateRefresh(deps, tokenHash, ip))
     c.header('Cache-Control', 'no-store')
-    return c.json(await tokenPair(deps, user, session.id, token))
+    return c.json(pair)
   })
 
   app.post('/logout', requireAuth, async (c) => {
@@ -245,7 +292,7 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
       action: 'auth.logout',
       actorId: user.id,
       targetId: user.id,
-      ip: clientIp(c, deps.config.auth.trustProxy),
+      ip: clientIp(c, deps.config.auth),
       details: { session_ids: [...new Set(ended)] },
     })
     return c.body(null, 204)
@@ -260,7 +307,7 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
   app.post('/password', requireAuth, ...jsonBody(passwordBody), async (c) => {
     const deps = c.get('deps')
     const { current_password, new_password } = c.req.valid('json')
-    const ip = clientIp(c, deps.config.auth.trustProxy)
+    const ip = clientIp(c, deps.config.auth)
     const user = await deps.store.users.getById(c.get('user').id)
     if (!user) throw unauthorized('the account no longer exists')
     // A stolen access token must not become a way to guess the password: same limiter as login.

@@ -2,9 +2,22 @@
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../app-env.ts'
 import { requireAuth, requireRole } from '../auth/guard.ts'
-import { newId } from '../db/store.ts'
+import { isStoreError, newId, type StoreError } from '../db/store.ts'
 import { AppError } from '../errors.ts'
+import { primaryErrorToAppError, storeErrorToAppError } from '../store-errors.ts'
 import { replicaAdminRoutes } from './replica-admin.ts'
+
+/**
+ * Runs an admin action on the databases: a StoreError answers with a deliberate status, never 500.
+ * Actions on PostgreSQL map with primaryErrorToAppError (its refusals are 503 with the reason).
+ */
+async function acting<T>(action: () => Promise<T>, map: (err: StoreError) => AppError = primaryErrorToAppError): Promise<T> {
+  try {
+    return await action()
+  } catch (err) {
+    throw isStoreError(err) ? map(err) : err
+  }
+}
 
 export function fallbackAdminRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
@@ -13,7 +26,7 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
   app.get('/status', async (c) => {
     const s = c.get('deps').db.status()
     // The same list GET /conflicts shows: PostgreSQL's (every instance's) when it answers.
-    const conflicts = await c.get('deps').db.conflicts()
+    const conflicts = await acting(() => c.get('deps').db.conflicts())
     return c.json({
       mode: s.mode,
       database_type: s.activeKind,
@@ -28,34 +41,34 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
     })
   })
 
-  app.post('/test', async (c) => c.json(await c.get('deps').db.test()))
+  app.post('/test', async (c) => c.json(await acting(() => c.get('deps').db.test())))
 
   app.post('/switch-to-fallback', async (c) => {
-    const mode = await c.get('deps').db.switchToFallback()
+    const mode = await acting(() => c.get('deps').db.switchToFallback())
     await audit(c, 'admin.switch_to_fallback')
     return c.json({ mode })
   })
 
   app.post('/switch-to-primary', async (c) => {
-    const mode = await c.get('deps').db.switchToPrimary()
+    const mode = await acting(() => c.get('deps').db.switchToPrimary())
     await audit(c, 'admin.switch_to_primary')
     return c.json({ mode })
   })
 
   app.post('/migrate-from-primary', async (c) => {
-    const result = await c.get('deps').db.copyPrimaryToFallback()
+    const result = await acting(() => c.get('deps').db.copyPrimaryToFallback())
     await audit(c, 'admin.copy_to_fallback', { tables: result.tables })
     return c.json(result)
   })
 
   app.post('/sync-to-primary', async (c) => {
-    const result = await c.get('deps').db.syncToPrimary()
+    const result = await acting(() => c.get('deps').db.syncToPrimary())
     await audit(c, 'admin.sync_to_primary', result)
     return c.json(result)
   })
 
   app.post('/backup', async (c) => {
-    const result = await c.get('deps').db.backup()
+    const result = await acting(() => c.get('deps').db.backup(), storeErrorToAppError)
     await audit(c, 'admin.backup', { file: result.file })
     return c.json(result)
   })
@@ -63,7 +76,7 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
   app.delete('/cleanup', async (c) => {
     // The replicator reads the file it was started on: a new file would never reach the replica.
     if (c.get('deps').replica) throw new AppError('conflict', 'the SQLite file is replicated (REPLICA_URL): it is not removed; unset REPLICA_URL first')
-    await c.get('deps').db.cleanup()
+    await acting(() => c.get('deps').db.cleanup(), storeErrorToAppError)
     await audit(c, 'admin.cleanup')
     return c.body(null, 204)
   })
@@ -71,7 +84,7 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
   app.route('/replica', replicaAdminRoutes())
 
   app.get('/conflicts', async (c) => {
-    const items = await c.get('deps').db.conflicts()
+    const items = await acting(() => c.get('deps').db.conflicts())
     return c.json({
       items: items.map((k) => ({ id: k.id, at: k.at, table: k.table, row_id: k.rowId, reason: k.reason, row: withoutSecrets(k.row) })),
     })

@@ -4,9 +4,11 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../app-env.ts'
 import { requireAuth } from '../auth/guard.ts'
-import { isStoreError, newId, type Note } from '../db/store.ts'
+import type { Config } from '../config-types.ts'
+import { isStoreError, newId, noteBytes, type Note, type NoteLimits } from '../db/store.ts'
 import { AppError } from '../errors.ts'
-import { jsonBody, params, query } from '../validation.ts'
+import { jsonBody, params, query, uuidField } from '../validation.ts'
+import { NoteUsage } from './note-usage.ts'
 
 export const NOTE_TITLE_MAX = 200
 /** The JSON body limit (1 MiB) is the real bound; this keeps the text itself under it. */
@@ -25,7 +27,7 @@ const createBody = z.strictObject({ title, body })
 const patchBody = z
   .strictObject({ title: title.optional(), body: body.optional() })
   .refine((p) => p.title !== undefined || p.body !== undefined, 'give at least one of title, body')
-const idParam = z.strictObject({ id: z.uuid('must be a note id (UUID)') })
+const idParam = z.strictObject({ id: uuidField('must be a note id (UUID)') })
 
 export const pageLimit = z.coerce
   .number('must be a number')
@@ -33,7 +35,7 @@ export const pageLimit = z.coerce
   .min(1, 'must be at least 1')
   .max(100, 'must be at most 100')
   .default(20)
-export const pageCursor = z.uuid('must be the next_cursor of a previous page').optional()
+export const pageCursor = uuidField('must be the next_cursor of a previous page').optional()
 
 const listQuery = z.strictObject({
   limit: pageLimit,
@@ -52,8 +54,12 @@ const noteJson = (n: Note) => ({
 
 const noteNotFound = () => new AppError('not_found', 'note not found')
 
+/** NOTES_MAX_PER_USER and NOTES_MAX_BYTES_PER_USER: over them a create answers 409 or 413 (checked as NoteUsage says). */
+const limitsOf = (config: Config): NoteLimits => ({ maxNotes: config.notes.maxPerUser, maxBytes: config.notes.maxBytesPerUser })
+
 export function notesRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
+  const usage = new NoteUsage()
   app.use(requireAuth)
 
   app.get('/', query(listQuery), async (c) => {
@@ -64,7 +70,18 @@ export function notesRoutes(): Hono<AppEnv> {
 
   app.post('/', ...jsonBody(createBody), async (c) => {
     const input = c.req.valid('json')
-    const note = await c.get('deps').store.notes.create({ id: newId(), ownerId: c.get('user').id, title: input.title, body: input.body })
+    const { store, config } = c.get('deps')
+    const ownerId = c.get('user').id
+    const bytes = noteBytes(input.title, input.body)
+    const limits = await usage.limitsFor(ownerId, { notes: 1, bytes }, limitsOf(config), () => store.notes.usage(ownerId))
+    let note: Note
+    try {
+      note = await store.notes.create({ id: newId(), ownerId, title: input.title, body: input.body }, limits)
+    } catch (e) {
+      usage.forget(ownerId)
+      throw e
+    }
+    usage.created(ownerId, bytes)
     return c.json(noteJson(note), 201, { Location: `${c.req.path.replace(/\/$/, '')}/${note.id}` })
   })
 
@@ -75,11 +92,18 @@ export function notesRoutes(): Hono<AppEnv> {
   })
 
   app.patch('/:id', params(idParam), ...jsonBody(patchBody), async (c) => {
+    const { store, config } = c.get('deps')
+    const ownerId = c.get('user').id
+    const patch = c.req.valid('json')
+    // At most the size of the fields sent is added (the note's old text goes): an upper bound.
+    const bytes = noteBytes(patch.title ?? '', patch.body ?? '')
+    const limits = await usage.limitsFor(ownerId, { notes: 0, bytes }, limitsOf(config), () => store.notes.usage(ownerId))
     try {
-      const note = await c.get('deps').store.notes.update(c.get('user').id, c.req.valid('param').id, c.req.valid('json'))
-      return c.json(noteJson(note))
+      return c.json(noteJson(await store.notes.update(ownerId, c.req.valid('param').id, patch, limits)))
     } catch (e) {
       throw isStoreError(e, 'not_found') ? noteNotFound() : e
+    } finally {
+      usage.forget(ownerId)
     }
   })
 
@@ -88,6 +112,8 @@ export function notesRoutes(): Hono<AppEnv> {
       await c.get('deps').store.notes.softDelete(c.get('user').id, c.req.valid('param').id)
     } catch (e) {
       throw isStoreError(e, 'not_found') ? noteNotFound() : e
+    } finally {
+      usage.forget(c.get('user').id)
     }
     return c.body(null, 204)
   })

@@ -2,6 +2,38 @@
 // (porsager/postgres#1089, #1193), so every call races a timer that does not depend on the driver.
 import { StoreError } from '../store.ts'
 
+/**
+ * A timer that fires later than asked by more than this was held up by the event loop itself (a long
+ * synchronous task: serialising a huge page, a search), not by PostgreSQL.
+ */
+const LOOP_LAG_TOLERANCE_MS = 20
+/** how many times one deadline may be extended for the loop's own delay */
+const MAX_EXTENSIONS = 5
+
+/**
+ * setTimeout(onExpire, ms), except that time the event loop spent blocked does not count: when the
+ * timer fires late, the delay the loop itself caused is measured (how late it fired) and given back
+ * once more, so an answer that arrived meanwhile and waits in the socket is read before we give up.
+ * A deadline missed because this process was busy is no evidence against PostgreSQL, and must not
+ * fail over. Returns a function that cancels the timer.
+ */
+export function loopAwareTimeout(ms: number, onExpire: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout>
+  let extensions = 0
+  const arm = (wait: number) => {
+    const due = performance.now() + wait
+    timer = setTimeout(() => {
+      const lag = performance.now() - due
+      if (lag > LOOP_LAG_TOLERANCE_MS && extensions < MAX_EXTENSIONS) {
+        extensions++
+        arm(lag)
+      } else onExpire()
+    }, wait)
+  }
+  arm(ms)
+  return () => clearTimeout(timer)
+}
+
 export const deadlineError = (ms: number): StoreError =>
   new StoreError('unavailable', `PostgreSQL did not answer within ${ms} ms`)
 
@@ -30,7 +62,7 @@ function cancelQuietly(work: Deadlined<unknown>): void {
  * resumed for the driver's part (BEGIN, COMMIT). On expiry `onExpire` runs once and `race` rejects.
  */
 export class Deadline {
-  #timer: ReturnType<typeof setTimeout> | null = null
+  #cancel: (() => void) | null = null
   #expired = false
   #reject: ((e: unknown) => void) | null = null
 
@@ -50,17 +82,17 @@ export class Deadline {
   }
 
   pause(): void {
-    if (this.#timer) clearTimeout(this.#timer)
-    this.#timer = null
+    this.#cancel?.()
+    this.#cancel = null
   }
 
   resume(): void {
-    if (this.#expired || this.#timer) return
-    this.#timer = setTimeout(() => this.#expire(), this.ms)
+    if (this.#expired || this.#cancel) return
+    this.#cancel = loopAwareTimeout(this.ms, () => this.#expire())
   }
 
   #expire(): void {
-    this.#timer = null
+    this.#cancel = null
     this.#expired = true
     try {
       this.onExpire()
@@ -78,21 +110,21 @@ export class Deadline {
 export function withDeadline<T>(work: Deadlined<T>, ms: number, onExpire?: () => void): Promise<T> {
   // Every query goes through here: one promise and one timer, not a Deadline and a race.
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const cancel = loopAwareTimeout(ms, () => {
       cancelQuietly(work)
       try {
         onExpire?.()
       } finally {
         reject(deadlineError(ms))
       }
-    }, ms)
+    })
     work.then(
       (value) => {
-        clearTimeout(timer)
+        cancel()
         resolve(value)
       },
       (error: unknown) => {
-        clearTimeout(timer)
+        cancel()
         reject(error)
       },
     )

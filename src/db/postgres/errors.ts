@@ -39,6 +39,13 @@ const REASONS: Record<string, string> = {
   '57014': 'the statement was cancelled (DB_STATEMENT_TIMEOUT_MS exceeded)',
 }
 
+// Refusals that are not about a row: what the server refused, in words.
+const REFUSALS: Record<string, string> = {
+  '22023': 'a parameter has an invalid value; when connecting, check options= and the other parameters in the URL',
+  '42704': 'a parameter is unknown to the server; when connecting, check the parameters in the URL',
+  '0A000': 'the server or pooler does not support what was asked (feature not supported)',
+}
+
 interface ErrorShape {
   code?: unknown
   errno?: unknown
@@ -145,6 +152,7 @@ export function toStoreError(error: unknown): StoreError {
     const where = typeof e.constraint_name === 'string' ? ` (${e.constraint_name})` : ''
     return new StoreError('conflict', `a row with the same unique key already exists${where}`)
   }
+  if (REFUSALS[code]) return new StoreError('invalid', `PostgreSQL refused (SQLSTATE ${code}: ${REFUSALS[code]})`)
   if (code.startsWith('22') || code.startsWith('23'))
     return new StoreError('invalid', `PostgreSQL rejected the data (SQLSTATE ${code})`)
   const suffix = SQLSTATE.test(code) ? ` (SQLSTATE ${code})` : ''
@@ -158,4 +166,14 @@ export const sqlState = (error: unknown): string =>
 export const constraintOf = (error: unknown): string | null => {
   const name = typeof error === 'object' && error !== null ? (error as ErrorShape).constraint_name : null
   return typeof name === 'string' ? name : null
+}
+
+/**
+ * A failed `select 1` (ping, probe) as 'unavailable' whatever the cause: a server that refuses our
+ * connection settings (SQLSTATE 22023 for a startup option it rejects) cannot be used any more than
+ * one that is down, and the reason stays in words.
+ */
+export function pingFailure(error: unknown): StoreError {
+  const err = toStoreError(error)
+  return err.kind === 'unavailable' ? err : new StoreError('unavailable', err.message)
 }

@@ -10,7 +10,7 @@ import type {
   ReplicableStore, RowChange, SessionRepo, SettingsRepo, Store, SyncTable, UserRepo,
 } from '../store.ts'
 import { upsertChange } from './apply-change.ts'
-import { toStoreError } from './errors.ts'
+import { pingFailure, toStoreError } from './errors.ts'
 import { PgExecutor } from './executor.ts'
 import { applyJournalIn, conflictReason } from './journal.ts'
 import { migratePostgres, pendingPostgresMigrations } from './migrate.ts'
@@ -84,7 +84,11 @@ export class PostgresStore implements ReplicableStore {
 
   /** `select 1` under a deadline: default, the connect timeout. */
   async ping(deadlineMs = this.opts.connectTimeoutS * 1000): Promise<void> {
-    await this.ex.run((sql) => sql`select 1`, deadlineMs)
+    try {
+      await this.ex.runRaw((sql) => sql`select 1`, deadlineMs)
+    } catch (e) {
+      throw pingFailure(e)
+    }
   }
 
   migrate(): Promise<MigrationReport> {

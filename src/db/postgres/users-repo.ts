@@ -77,6 +77,19 @@ export function createUserRepo(ex: PgExecutor): UserRepo {
       return row ? toUser(row) : null
     },
 
+    async getForSession(id, sessionId) {
+      if (!isUuid(id) || !isUuid(sessionId)) return null
+      const now = nowIso()
+      // As in SQLite: the session while live, else the session a refresh rotated it into.
+      const [row] = await ex.run((sql) => sql<(UserRow & { live_session_id: string })[]>`
+        select u.*, case when s.revoked_at is null then s.id else r.id end as live_session_id
+        from sessions s join users u on u.id = s.user_id left join sessions r on r.id = s.replaced_by
+        where s.id = ${sessionId} and u.id = ${id} and u.deleted_at is null and not u.disabled
+          and ((s.revoked_at is null and s.expires_at > ${now})
+            or (r.user_id = s.user_id and r.revoked_at is null and r.expires_at > ${now}))`)
+      return row ? { user: toUser(row), sessionId: row.live_session_id } : null
+    },
+
     async list({ limit, cursor }) {
       const after = checkCursor(cursor)
       const rows = await ex.run((sql) => sql<UserRow[]>`

@@ -6,6 +6,13 @@ import { insertSql, toUser, userParams, type UserRow } from './rows.ts'
 const LIVE_BY_ID = 'SELECT * FROM users WHERE id = $id AND deleted_at IS NULL'
 const LIVE_BY_EMAIL = 'SELECT * FROM users WHERE email = $email AND deleted_at IS NULL'
 const INSERT = `${insertSql('users')} RETURNING *`
+// The session itself while it is live; once a refresh rotated it, the session that replaced it
+// (tokens issued just before a refresh stay good until their own expiry, unless the chain is ended).
+const FOR_SESSION = `SELECT u.*, CASE WHEN s.revoked_at IS NULL THEN s.id ELSE r.id END AS live_session_id
+  FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN sessions r ON r.id = s.replaced_by
+  WHERE s.id = $session_id AND u.id = $id AND u.deleted_at IS NULL AND u.disabled = 0
+    AND ((s.revoked_at IS NULL AND s.expires_at > $now)
+      OR (r.user_id = s.user_id AND r.revoked_at IS NULL AND r.expires_at > $now))`
 const LIST_FIRST = 'SELECT * FROM users WHERE deleted_at IS NULL ORDER BY id LIMIT $n'
 const LIST_AFTER = 'SELECT * FROM users WHERE deleted_at IS NULL AND id > $cursor ORDER BY id LIMIT $n'
 const UPDATE = `UPDATE users SET name = $name, role = $role, disabled = $disabled, updated_at = $now, version = version + 1
@@ -64,6 +71,12 @@ export function sqliteUserRepo(conn: SqliteConnection, scope: Scope): UserRepo {
       conn.read(scope, () => {
         const row = conn.stmt<UserRow>(LIVE_BY_EMAIL).get({ email: normalizeEmail(email) })
         return row ? toUser(row) : null
+      }),
+
+    getForSession: (id, sessionId) =>
+      conn.read(scope, () => {
+        const row = conn.stmt<UserRow & { live_session_id: string }>(FOR_SESSION).get({ id, session_id: sessionId, now: nowIso() })
+        return row ? { user: toUser(row), sessionId: row.live_session_id } : null
       }),
 
     list: (query) =>

@@ -1,0 +1,68 @@
+// Per-user note usage as this instance last knew it, so that a write far below NOTES_MAX_PER_USER and
+// NOTES_MAX_BYTES_PER_USER skips the exact check — an aggregate over all the owner's notes, in the
+// write's own statement — and only writes near the limits pay for it. Writes of other instances are
+// seen when an entry is read again from the database (after TTL_MS), so they can carry a user past the
+// safe margin unnoticed for at most that long; the limits bound abuse, they are not an account balance.
+import type { NoteLimits } from '../db/store.ts'
+
+/** below this share of a limit a write is not checked in the database */
+const SAFE_SHARE = 0.9
+const TTL_MS = 30_000
+/** users remembered per instance (a few hundred KB) */
+const MAX_USERS = 10_000
+
+interface Usage {
+  notes: number
+  bytes: number
+  readAt: number
+}
+
+export class NoteUsage {
+  private readonly users = new Map<string, Usage>()
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /**
+   * The limits a write of `adding` must be checked against in the database, or undefined when the
+   * owner is safely below them. `read` fetches the owner's usage when it is not known or too old.
+   */
+  async limitsFor(
+    ownerId: string,
+    adding: { notes: number; bytes: number },
+    limits: NoteLimits,
+    read: () => Promise<{ notes: number; bytes: number }>,
+  ): Promise<NoteLimits | undefined> {
+    let usage = this.users.get(ownerId)
+    if (!usage || this.now() - usage.readAt > TTL_MS) {
+      usage = { ...(await read()), readAt: this.now() }
+      this.remember(ownerId, usage)
+    }
+    const safe = usage.notes + adding.notes <= limits.maxNotes * SAFE_SHARE && usage.bytes + adding.bytes <= limits.maxBytes * SAFE_SHARE
+    return safe ? undefined : limits
+  }
+
+  /** a note of `bytes` was created */
+  created(ownerId: string, bytes: number): void {
+    const usage = this.users.get(ownerId)
+    if (usage) {
+      usage.notes += 1
+      usage.bytes += bytes
+    }
+  }
+
+  /** a note changed or went, by an amount not known here: read the usage again next time */
+  forget(ownerId: string): void {
+    this.users.delete(ownerId)
+  }
+
+  get size(): number {
+    return this.users.size
+  }
+
+  private remember(ownerId: string, usage: Usage): void {
+    this.users.delete(ownerId)
+    // Full: forget the least recently read (Map keeps insertion order).
+    if (this.users.size >= MAX_USERS) this.users.delete(this.users.keys().next().value!)
+    this.users.set(ownerId, usage)
+  }
+}
