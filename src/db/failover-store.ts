@@ -117,6 +117,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private readonly mirror: Mirror
   private recopyWanted = false
   private timer: ReturnType<typeof setTimeout> | null = null
+  /** the monitor's step, once started: a probe, then the next one scheduled */
+  private tick: (() => Promise<void>) | null = null
   private probing = false
   private closed = false
 
@@ -195,8 +197,6 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.tick = tick
     this.scheduleProbe()
   }
-
-  private tick: (() => Promise<void>) | null = null
 
   private scheduleProbe(): void {
     if (this.closed || !this.tick || this.timer) return

@@ -78,14 +78,18 @@ export class PostgresStore implements ReplicableStore {
   }
 
   /** `select 1` whose missed deadline leaves the pool as it is (the monitor's first probe) */
-  quickPing(deadlineMs: number): Promise<void> {
-    return this.ex.quickPing(deadlineMs)
+  async quickPing(deadlineMs: number): Promise<void> {
+    try {
+      await this.ex.quickPing(deadlineMs)
+    } catch (e) {
+      throw pingFailure(e)
+    }
   }
 
   /** `select 1` under a deadline: default, the connect timeout. */
   async ping(deadlineMs = this.opts.connectTimeoutS * 1000): Promise<void> {
     try {
-      await this.ex.runRaw((sql) => sql`select 1`, deadlineMs)
+      await this.ex.run((sql) => sql`select 1`, deadlineMs)
     } catch (e) {
       throw pingFailure(e)
     }
