@@ -1,5 +1,6 @@
 // The postgres.js pool behind one PostgresStore, created on first use. A pool whose call missed its
-// deadline may hold a wedged socket, so it is discarded and the next call gets a fresh one.
+// deadline may hold a wedged socket, so it is discarded and the next call gets a fresh one. It also
+// learns what a pooler in front of PostgreSQL allows (DESIGN §12) and is made anew to suit it.
 import postgres from 'postgres'
 import { StoreError } from '../store.ts'
 import { connectionOptions, initialStyle, type ConnectionSettings, type PoolerStyle } from './connection-options.ts'
@@ -18,6 +19,8 @@ export class PgPool {
   #learnt: string[] = []
   /** TLS is required and the server's last answer to the SSLRequest was no */
   #tlsRefused = false
+  /** the current pool's check that the server applied our startup parameters (acquire) */
+  #verification: { sql: Sql; done: Promise<boolean> } | null = null
 
   constructor(private readonly settings: ConnectionSettings) {
     this.#style = initialStyle(settings.url, settings.poolMode)
@@ -67,8 +70,6 @@ export class PgPool {
     if (await this.#verification.done) return sql
     return this.get()
   }
-
-  #verification: { sql: Sql; done: Promise<boolean> } | null = null
 
   /** true when the server has our statement_timeout; false, and the pool adapted, when a pooler dropped it */
   async #verify(sql: Sql, deadlineMs: number): Promise<boolean> {
