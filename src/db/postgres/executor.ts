@@ -61,7 +61,7 @@ export class PgExecutor {
   }
 
   private async once<T>(build: (sql: QuerySql) => Deadlined<T>, deadlineMs: number): Promise<T> {
-    const root = this.tx?.root ?? (await this.pool.acquire(deadlineMs))
+    const root = this.tx?.root ?? this.pool.ready() ?? (await this.pool.acquire(deadlineMs))
     try {
       return await withDeadline(build(this.tx?.sql ?? root), deadlineMs, () => this.pool.discard(root))
     } catch (e) {

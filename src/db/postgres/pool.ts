@@ -21,6 +21,8 @@ export class PgPool {
   #tlsRefused = false
   /** the current pool's check that the server applied our startup parameters (acquire) */
   #verification: { sql: Sql; done: Promise<boolean> } | null = null
+  /** the pool that passed that check, or needs none: every query after the first takes it as is */
+  #ready: Sql | null = null
 
   constructor(private readonly settings: ConnectionSettings) {
     this.#style = initialStyle(settings.url, settings.poolMode)
@@ -65,7 +67,7 @@ export class PgPool {
    */
   async acquire(deadlineMs: number): Promise<Sql> {
     const sql = this.get()
-    if (!this.#style.startupParams) return sql
+    if (!this.#style.startupParams) return (this.#ready = sql)
     if (this.#verification?.sql !== sql) this.#verification = { sql, done: this.#verify(sql, deadlineMs) }
     if (await this.#verification.done) return sql
     return this.get()
@@ -79,7 +81,10 @@ export class PgPool {
         deadlineMs,
         () => this.discard(sql),
       )
-      if (row?.setting === String(this.settings.statementTimeoutMs)) return true
+      if (row?.setting === String(this.settings.statementTimeoutMs)) {
+        if (this.#sql === sql) this.#ready = sql
+        return true
+      }
       this.adapt({ kind: 'startup_parameters_ignored' })
       return false
     } catch (e) {
@@ -87,6 +92,11 @@ export class PgPool {
       if (this.#verification?.sql === sql) this.#verification = null
       throw e
     }
+  }
+
+  /** the pool without a wait when it is known ready (the hot path: no promise per query), else null */
+  ready(): Sql | null {
+    return this.#sql !== null && this.#sql === this.#ready ? this.#sql : null
   }
 
   get(): Sql {
