@@ -70,7 +70,10 @@ describe.skipIf(!ok)('PostgreSQL down, kill -9, disk wiped, restart, PostgreSQL 
     await waitForEvent(second.proc, 'replica_restored', 1)
     const health = await second.api.health()
     expect(health).toMatchObject({ mode: 'fallback', replica: { configured: true, last_error: null } })
-    expect(health.outbox_pending).toBeGreaterThanOrEqual(OUTBOX_AT_KILL)
+    // The outbox came back from the replica. Its last entries may be short of what /health showed before
+    // the kill: committed locally, not yet stored in the replica, so never acknowledged (seen: 199 of 200).
+    // That every acknowledged write came back is what verifyLedger below proves.
+    expect(health.outbox_pending).toBeGreaterThan(0)
 
     proxy.setMode('pass')
     await waitFor('replayed into PostgreSQL', () => second.api.health(), (b) => b.mode === 'primary' && b.outbox_pending === 0, 60_000)
