@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config-types.ts'
 import type { Replicator } from './db/replica/replicator.ts'
 import type { DatabaseRuntime } from './db/runtime.ts'
-import type { Store, User } from './db/store.ts'
+import type { Caller, Store, User } from './db/store.ts'
 import type { createAccessTokenVerifier } from './auth/tokens.ts'
 
 export interface AppDeps {
@@ -25,7 +25,9 @@ export interface AppEnv {
   Variables: {
     deps: AppDeps
     requestId: string
-    /** set by the auth guard */
+    /** set by the auth guards: the bearer token's claims (and the role a route requires) */
+    caller: Caller
+    /** set by the auth guard requireAuth */
     user: AuthUser
     /** the session id claim of the access token (sid), set by the auth guard */
     sessionId: string

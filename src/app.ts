@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     if (isStoreError(err)) {
       const answer = storeErrorToAppError(err)
-      return c.json(errorBody(answer.code, answer.message, id), answer.status)
+      return c.json(errorBody(answer.code, answer.message, id), answer.status, answer.headers)
     }
     // Not under `err`: pino's error serializer would add a stack. Name and message are enough to
     // find the cause; the logger masks secrets and connection strings in them.

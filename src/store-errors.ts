@@ -18,6 +18,10 @@ export function storeErrorToAppError(err: StoreError): AppError {
       return new AppError('conflict', err.message)
     case 'too_large':
       return new AppError('payload_too_large', err.message)
+    case 'unauthorized':
+      return new AppError('unauthorized', err.message, undefined, { 'WWW-Authenticate': 'Bearer' })
+    case 'forbidden':
+      return new AppError('forbidden', err.message)
   }
 }
 
@@ -35,6 +39,8 @@ export function primaryErrorToAppError(err: StoreError): AppError {
     case 'not_found':
     case 'too_many':
     case 'too_large':
+    case 'unauthorized':
+    case 'forbidden':
       return storeErrorToAppError(err)
   }
 }

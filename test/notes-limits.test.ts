@@ -11,23 +11,25 @@ const big = (fill: string, size = 900_000) => fill.repeat(size / fill.length)
 
 describe('NoteUsage: which writes are checked against the limits in the database', () => {
   const limits = { maxNotes: 100, maxBytes: 1000 }
-  test('far below the limits: unchecked; near them: checked; the usage is read once, then followed', async () => {
+  test('unknown usage: checked, and learnt from the write\'s own statement; far below the limits: unchecked; near them: checked', () => {
     let now = 0
     const usage = new NoteUsage(() => now)
-    let reads = 0
-    const read = async () => (reads++, { notes: 50, bytes: 500 })
-    expect(await usage.limitsFor('u', { notes: 1, bytes: 10 }, limits, read)).toBeUndefined()
-    expect(await usage.limitsFor('u', { notes: 1, bytes: 401 }, limits, read)).toEqual(limits)
-    expect(reads).toBe(1)
+    // not known yet: the create checks in its statement and reports the usage it found
+    const first = usage.limitsFor('u', { notes: 1, bytes: 10 }, limits)
+    expect(first).toMatchObject(limits)
+    first!.onUsage!({ notes: 50, bytes: 500 })
+    usage.created('u', 10)
+    expect(usage.limitsFor('u', { notes: 1, bytes: 10 }, limits)).toBeUndefined()
+    expect(usage.limitsFor('u', { notes: 1, bytes: 391 }, limits)).toEqual(limits)
     for (let i = 0; i < 40; i++) usage.created('u', 1)
-    expect(await usage.limitsFor('u', { notes: 1, bytes: 1 }, limits, read)).toEqual(limits)
+    expect(usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)).toEqual(limits)
     usage.forget('u')
-    expect(await usage.limitsFor('u', { notes: 1, bytes: 1 }, limits, read)).toBeUndefined()
-    expect(reads).toBe(2)
-    // Other instances' writes are seen once the entry is read again.
+    expect(usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)?.onUsage).toBeFunction()
+    // Other instances' writes are seen once the entry is measured again.
+    usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)!.onUsage!({ notes: 1, bytes: 1 })
+    expect(usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)).toBeUndefined()
     now += 30_001
-    await usage.limitsFor('u', { notes: 1, bytes: 1 }, limits, read)
-    expect(reads).toBe(3)
+    expect(usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)?.onUsage).toBeFunction()
   })
 })
 

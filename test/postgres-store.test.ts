@@ -254,6 +254,16 @@ describe.skipIf(!ok)('PostgresStore on PostgreSQL', () => { // skipped only when
       expect(error.message).not.toContain(SECRET)
     })
 
+    test('as(caller): a statement that does not carry the caller check is never sent', async () => {
+      const store = await open()
+      const user = await store.users.create(makeUser())
+      const as = store.as({ userId: user.id, sessionId: newId() })
+      // settings are never read for a caller, so their statements carry no check
+      await expect(as.settings.get('k')).rejects.toThrow('lacks callerCheck')
+      await expect(as.users.create(makeUser())).rejects.toThrow('lacks callerCheck')
+      expect(await store.users.getById(user.id)).toEqual(user)
+    })
+
     test('a duplicate email → conflict, the message quotes no value', async () => {
       const store = await open()
       await store.users.create(makeUser({ email: 'dupe-secret@example.com' }))
@@ -481,15 +491,15 @@ describe.skipIf(!ok)('PostgresStore on PostgreSQL', () => { // skipped only when
       const fresh = await createTestDatabase('pg_migrate')
       try {
         const racers = await Promise.all([1, 2, 3, 4].map(() => open({}, fresh.url)))
-        expect((await racers[0]!.pendingMigrations()).map((m) => m.name)).toEqual(['init'])
+        expect((await racers[0]!.pendingMigrations()).map((m) => m.name)).toEqual(['init', 'caller_check'])
         const reports = await Promise.all(racers.map((s) => s.migrate()))
-        expect(reports.filter((r) => r.applied.length > 0).map((r) => r.applied)).toEqual([['0001_init']])
-        for (const r of reports.filter((r) => r.applied.length === 0)) expect(r.current).toEqual(['0001_init'])
+        expect(reports.filter((r) => r.applied.length > 0).map((r) => r.applied)).toEqual([['0001_init', '0002_caller_check']])
+        for (const r of reports.filter((r) => r.applied.length === 0)) expect(r.current).toEqual(['0001_init', '0002_caller_check'])
         expect(await racers[1]!.pendingMigrations()).toEqual([])
         const check = postgres(fresh.url, { max: 1, onnotice: () => {} })
         try {
           const rows = await check<{ version: number }[]>`select version from schema_migrations`
-          expect(rows.map((r) => r.version)).toEqual([1])
+          expect(rows.map((r) => r.version)).toEqual([1, 2])
         } finally {
           await check.end({ timeout: 1 })
         }

@@ -96,6 +96,7 @@ export function storeContract(target: ContractTarget): void {
     settingsTests(get)
     transactionTests(get)
     roundTripTests(get)
+    callerTests(get)
     // Replication is not part of Store: a target without it (FailoverStore) defines none of these.
     if (replicable) describe('ReplicableStore', () => {
       const getR = (): ReplicableStore => {
@@ -604,6 +605,75 @@ function noteTests(get: Get): void {
   })
 }
 
+function callerTests(get: Get): void {
+  describe('as(caller): the account checked by the operation itself', () => {
+    const signedIn = async (role: 'admin' | 'user' = 'user') => {
+      const user = await get().users.create(makeUser({ role }))
+      const session = await get().sessions.create(makeSession(user.id))
+      return { user, session, caller: { userId: user.id, sessionId: session.id } }
+    }
+
+    test('a live session: reads and writes go through, as the store itself would do them', async () => {
+      const { user, caller } = await signedIn()
+      const as = get().as(caller)
+      const note = await as.notes.create(makeNote(user.id, { title: 'mine' }))
+      expect(await as.notes.get(user.id, note.id)).toEqual(note)
+      expect((await as.notes.list(user.id, { limit: 10 })).items.map((n) => n.id)).toEqual([note.id])
+      expect((await as.notes.update(user.id, note.id, { body: 'b' })).version).toBe(2)
+      await as.notes.softDelete(user.id, note.id)
+      expect(await get().notes.get(user.id, note.id)).toBeNull()
+    })
+
+    test('the session a refresh rotated it into counts as live; ending that one ends the caller', async () => {
+      const { user, session, caller } = await signedIn()
+      const next = (await get().sessions.rotate(session.id, makeSession(user.id)))!
+      expect(await get().as(caller).notes.usage(user.id)).toEqual({ notes: 0, bytes: 0 })
+      await get().sessions.revoke(next.id)
+      await expectStoreError(get().as(caller).notes.usage(user.id), 'unauthorized')
+    })
+
+    test('disabled, deleted, revoked, expired or unknown: unauthorized, and nothing is written', async () => {
+      const { user, session, caller } = await signedIn()
+      const expired = await get().sessions.create(makeSession(user.id, { expiresAt: '2001-01-01T00:00:00.000Z' }))
+      const note = await get().notes.create(makeNote(user.id, { title: 'kept' }))
+      const refused = async (c: { userId: string; sessionId: string }) => {
+        const as = get().as(c)
+        await expectStoreError(as.notes.create(makeNote(user.id, { title: 'never' })), 'unauthorized')
+        await expectStoreError(as.notes.create(makeNote(user.id, { title: 'never' }), { maxNotes: 10, maxBytes: 1000 }), 'unauthorized')
+        await expectStoreError(as.notes.update(user.id, note.id, { title: 'never' }), 'unauthorized')
+        await expectStoreError(as.notes.update(user.id, newId(), { title: 'never' }), 'unauthorized')
+        await expectStoreError(as.notes.softDelete(user.id, note.id), 'unauthorized')
+        await expectStoreError(as.notes.get(user.id, note.id), 'unauthorized')
+        await expectStoreError(as.notes.list(user.id, { limit: 10 }), 'unauthorized')
+        await expectStoreError(as.notes.list(user.id, { limit: 10, q: 'kept' }), 'unauthorized')
+      }
+      await refused({ userId: user.id, sessionId: expired.id })
+      await refused({ userId: user.id, sessionId: newId() })
+      await refused({ userId: newId(), sessionId: session.id })
+      await get().users.update(user.id, { disabled: true })
+      await refused(caller)
+      await get().users.update(user.id, { disabled: false })
+      await get().sessions.revoke(session.id)
+      await refused(caller)
+      expect((await get().notes.list(user.id, { limit: 10 })).items).toEqual([note])
+    })
+
+    test('a role: forbidden without it, the reads go through with it', async () => {
+      const member = await signedIn('user')
+      const admin = await signedIn('admin')
+      await expectStoreError(get().as({ ...member.caller, role: 'admin' }).users.list({ limit: 5 }), 'forbidden')
+      await expectStoreError(get().as({ ...member.caller, role: 'admin' }).users.getById(admin.user.id), 'forbidden')
+      await expectStoreError(get().as({ ...member.caller, role: 'admin' }).audit.list({ limit: 5 }), 'forbidden')
+      const asAdmin = get().as({ ...admin.caller, role: 'admin' })
+      expect(await asAdmin.users.getById(member.user.id)).toEqual(member.user)
+      expect((await asAdmin.users.list({ limit: 100 })).items.map((u) => u.id)).toContain(member.user.id)
+      expect(await asAdmin.audit.list({ limit: 5 })).toMatchObject({ items: expect.any(Array) })
+      await get().users.update(admin.user.id, { role: 'user' })
+      await expectStoreError(asAdmin.users.getById(member.user.id), 'forbidden')
+    })
+  })
+}
+
 function noteSearchTests(get: Get): void {
   describe('notes search (q)', () => {
     /** creates notes for a fresh owner; returns the owner id and a title → id map */
@@ -698,6 +768,22 @@ function noteSearchTests(get: Get): void {
       await get().notes.update(ownerId, id, { body: 'second body' })
       expect(await titlesFor(ownerId, 'first')).toEqual([])
       expect(await titlesFor(ownerId, 'second')).toEqual(['beta'])
+    })
+
+    test('a patch of one field keeps the other searchable exactly, across line breaks and context-dependent case', async () => {
+      const { ownerId, ids } = await seed([['one\ntwo ΣΑΣ', 'first\nbody İ']])
+      const id = ids.get('one\ntwo ΣΑΣ')!
+      await get().notes.update(ownerId, id, { body: 'NEW\nBody' })
+      // the text searched is title + line break + body, as a whole: a match may span the two
+      expect(await titlesFor(ownerId, 'two σας\nnew\nbody')).toEqual(['one\ntwo ΣΑΣ'])
+      expect(await titlesFor(ownerId, 'first')).toEqual([])
+      await get().notes.update(ownerId, id, { title: 'X\n\nY' })
+      expect(await titlesFor(ownerId, 'x\n\ny\nnew\nbody')).toEqual(['X\n\nY'])
+      expect(await titlesFor(ownerId, 'σας')).toEqual([])
+      await get().notes.update(ownerId, id, { body: '' })
+      expect(await titlesFor(ownerId, 'x\n\ny\n')).toEqual(['X\n\nY'])
+      await get().notes.update(ownerId, id, { title: 'İz' })
+      expect(await titlesFor(ownerId, 'İz'.toLowerCase() + '\n')).toEqual(['İz'])
     })
 
     test('q combines with cursor paging: every match exactly once, newest first', async () => {

@@ -19,6 +19,7 @@ import {
   nowIso,
   StoreError,
   type AuditRepo,
+  type Caller,
   type MigrationReport,
   type NoteRepo,
   type RowChange,
@@ -98,6 +99,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private lastProbeAt: string | null = null
   /** when PostgreSQL last answered (a probe or a request), ms since the epoch */
   private primarySeenAt: number | null = null
+  /** when the primary last ended a connection of ours (a nap or a restart does), ms since the epoch */
+  private primaryLostAt: number | null = null
   /** when a request last needed a database, ms since the epoch: idleness is measured from it */
   private lastActivityAt = Date.now()
   /** the pause before the next probe: the configured period, growing while the fallback is idle */
@@ -227,13 +230,45 @@ export class FailoverStore implements Store, DatabaseRuntime {
 
   // ---- routing ----
 
-  private routed<R extends RepoName>(name: R): Store[R] {
+  /** `name`'s repository, each call routed to the store in use (`view` of it: the caller's, for as()) */
+  private routed<R extends RepoName>(name: R, view: (s: Store) => Store = (s) => s): Store[R] {
     const repo: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
     for (const method of WRITES[name])
-      repo[method] = (...args) => this.write((s) => (s[name] as unknown as Record<string, Function>)[method]!(...args), method)
+      repo[method] = (...args) => this.write((s) => (view(s)[name] as unknown as Record<string, Function>)[method]!(...args), method)
     for (const method of READS[name])
-      repo[method] = (...args) => this.read((s) => (s[name] as unknown as Record<string, Function>)[method]!(...args))
+      repo[method] = (...args) => this.read((s) => (view(s)[name] as unknown as Record<string, Function>)[method]!(...args))
     return repo as unknown as Store[R]
+  }
+
+  /** This store acting for `caller` (Store.as): routed as any call, checked by whichever store serves it. */
+  as(caller: Caller): Store {
+    const self = this
+    const on = (s: Store) => s.as(caller)
+    return {
+      get kind() {
+        return self.kind
+      },
+      get users() {
+        return self.routed('users', on)
+      },
+      get sessions() {
+        return self.routed('sessions', on)
+      },
+      get notes() {
+        return self.routed('notes', on)
+      },
+      get audit() {
+        return self.routed('audit', on)
+      },
+      get settings() {
+        return self.routed('settings', on)
+      },
+      ping: () => this.ping(),
+      migrate: () => this.migrate(),
+      transaction: (fn) => this.write((s) => on(s).transaction(fn)),
+      as: (other) => this.as(other),
+      close: () => this.close(),
+    }
   }
 
   private async read<T>(run: (s: Store) => Promise<T>, activity = true): Promise<T> {
@@ -297,9 +332,31 @@ export class FailoverStore implements Store, DatabaseRuntime {
     try {
       return await this.onPrimary(call())
     } catch (err) {
-      if (!isStoreError(err, 'unavailable') || !(await this.reconnect())) throw err
+      if (!isStoreError(err, 'unavailable')) throw err
+      this.noteFailure(err)
+      // Refused or an unknown host: a fresh connection would be refused too (a napping database
+      // still accepts connections), so the failover is not delayed by a reconnect.
+      if (err.connection === 'refused' || !(await this.reconnect())) throw err
       return await this.onPrimary(call())
     }
+  }
+
+  /** A connection the primary ended (a nap or a restart ends them all) makes a slow wake-up possible. */
+  private noteFailure(err: unknown): void {
+    if (isStoreError(err) && err.connection === 'lost') this.primaryLostAt = Date.now()
+  }
+
+  /**
+   * May the primary be waking up, so that a connection takes up to DATABASE_TIMEOUT? Only after it
+   * ended our connections, or after a silence as long as idleness (a scale-to-zero database suspends
+   * only after minutes without work). A primary that answered a moment ago and now says nothing on
+   * open connections is not asleep: it is unreachable (a blackhole), and waiting longer changes nothing.
+   */
+  private mayBeWaking(): boolean {
+    const seen = this.primarySeenAt
+    if (seen === null) return true
+    if (this.primaryLostAt !== null && this.primaryLostAt >= seen) return true
+    return Date.now() - seen >= (this.opts.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS)
   }
 
   /** Does the primary answer a fresh connection within the connect deadline? One attempt at a time. */
@@ -315,6 +372,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
           return true
         },
         (err: unknown) => {
+          this.noteFailure(err)
           this.primaryError = errorLine(err)
           return false
         },
@@ -539,10 +597,12 @@ export class FailoverStore implements Store, DatabaseRuntime {
     }
     this.probing = true
     try {
-      const ok = await this.probeOnce(() => primary.quickPing(this.opts.probeTimeoutMs ?? 1000))
-      // A second failed probe is needed before leaving the primary, given the connect deadline: a
-      // database waking from a nap takes seconds to accept a new connection, and that is no outage.
-      if (!ok && this.mode === 'primary' && !(await this.probeOnce(() => primary.ping())))
+      const quick = () => primary.quickPing(this.opts.probeTimeoutMs ?? 1000)
+      const ok = await this.probeOnce(quick)
+      // A second failed probe is needed before leaving the primary. When the primary may be waking
+      // from a nap (it takes seconds to accept a new connection, and that is no outage) the second
+      // one has the connect deadline; otherwise it is as quick as the first.
+      if (!ok && this.mode === 'primary' && !(await this.probeOnce(this.mayBeWaking() ? () => primary.ping() : quick)))
         this.enterFallback(this.primaryError ?? 'probe failed', 'probe')
       if (ok) await this.afterGoodProbe()
     } finally {
@@ -564,6 +624,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
       if (this.mode === 'primary') this.primaryStatus = 'up'
       return true
     } catch (err) {
+      this.noteFailure(err)
       this.recorded.probed(false, performance.now() - started)
       this.successes = 0
       this.primaryStatus = 'down'

@@ -178,6 +178,8 @@ export interface NoteLimits {
   maxNotes: number
   /** bytes of title + body (UTF-8) of the owner's live notes together */
   maxBytes: number
+  /** a create that checked the limits reports the owner's usage before it, as it found it */
+  onUsage?: (usage: { notes: number; bytes: number }) => void
 }
 
 /**
@@ -258,6 +260,22 @@ export interface MigrationReport {
   current: string[]
 }
 
+/**
+ * Who a request acts as: the claims of its bearer token. A `Store.as(caller)` view checks them in
+ * every statement it sends (no round trip of its own), as `users.getForSession` does: the user live
+ * and enabled, the session live or rotated by a refresh into one that is, and `role` when given.
+ */
+export interface Caller {
+  userId: string
+  sessionId: string
+  role?: Role
+}
+
+export const CALLER_UNAUTHORIZED =
+  'the session has ended (signed out, password changed or revoked), or the account is disabled or no longer exists'
+export const callerUnauthorized = (): StoreError => new StoreError('unauthorized', CALLER_UNAUTHORIZED)
+export const callerForbidden = (role: Role): StoreError => new StoreError('forbidden', `this route requires the ${role} role`)
+
 export interface Store {
   readonly kind: StoreKind
   readonly users: UserRepo
@@ -270,6 +288,12 @@ export interface Store {
   migrate(): Promise<MigrationReport>
   /** fn's store runs inside one transaction; a throw rolls every write of fn back */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
+  /**
+   * The same store acting for `caller`: each of its operations first checks the caller, in the same
+   * statement (PostgreSQL) or the same synchronous step (SQLite), and throws
+   * StoreError('unauthorized' | 'forbidden') having read and written nothing.
+   */
+  as(caller: Caller): Store
   close(): Promise<void>
 }
 
@@ -311,18 +335,29 @@ export interface ReplicableStore extends Store {
 /**
  * unavailable: connection-level (the only kind that may trigger failover); conflict: a unique key is
  * taken; not_found; invalid: the database refused the data or the query; too_many / too_large: a
- * per-user limit (count, bytes) would be exceeded.
+ * per-user limit (count, bytes) would be exceeded; unauthorized / forbidden: the caller of a
+ * `Store.as(caller)` view is no longer signed in, or lacks the role (nothing was read or written).
  */
-export type StoreErrorKind = 'unavailable' | 'conflict' | 'not_found' | 'invalid' | 'too_many' | 'too_large'
+export type StoreErrorKind = 'unavailable' | 'conflict' | 'not_found' | 'invalid' | 'too_many' | 'too_large' | 'unauthorized' | 'forbidden'
+
+/**
+ * How a connection failed, where the driver says (kind 'unavailable'): `lost` — the server or the
+ * network ended a connection that was open (a nap, a restart: a fresh connection may work at once);
+ * `refused` — no connection could be made at all (nothing listens, the host name is unknown: a fresh
+ * one is refused too).
+ */
+export type ConnectionFailure = 'lost' | 'refused'
 
 export class StoreError extends Error {
   override readonly name = 'StoreError'
+  readonly connection: ConnectionFailure | null
   constructor(
     readonly kind: StoreErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; connection?: ConnectionFailure },
   ) {
     super(message, options)
+    this.connection = options?.connection ?? null
   }
 }
 

@@ -5,12 +5,12 @@ import { z } from 'zod'
 import type { AppDeps, AppEnv } from '../app-env.ts'
 import { recordAudit } from '../auth/audit.ts'
 import { clientIp } from '../auth/client-ip.ts'
-import { requireAuth } from '../auth/guard.ts'
+import { requireAuth, requireCaller } from '../auth/guard.ts'
 import { newPasswordProblem, PASSWORD_MAX_BYTES, utf8Length, type PasswordService } from '../auth/password.ts'
 import { LoginRateLimiter } from '../auth/rate-limit.ts'
 import { RefreshGrace } from '../auth/refresh-grace.ts'
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken, signAccessToken } from '../auth/tokens.ts'
-import { newId, type User } from '../db/store.ts'
+import { CALLER_UNAUTHORIZED, newId, type User } from '../db/store.ts'
 import { AppError } from '../errors.ts'
 import { fieldIssues, jsonBody, requireJson } from '../validation.ts'
 
@@ -298,10 +298,12 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
     return c.body(null, 204)
   })
 
-  app.get('/me', requireAuth, async (c) => {
-    const user = await c.get('deps').store.users.getById(c.get('user').id)
-    if (!user) throw unauthorized('the account no longer exists')
-    return c.json({ user: userJson(user) })
+  app.get('/me', requireCaller, async (c) => {
+    const { userId, sessionId } = c.get('caller')
+    // the account check and the read in one statement
+    const found = await c.get('deps').store.users.getForSession(userId, sessionId)
+    if (!found) throw unauthorized(CALLER_UNAUTHORIZED)
+    return c.json({ user: userJson(found.user) })
   })
 
   app.post('/password', requireAuth, ...jsonBody(passwordBody), async (c) => {

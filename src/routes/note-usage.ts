@@ -24,18 +24,15 @@ export class NoteUsage {
 
   /**
    * The limits a write of `adding` must be checked against in the database, or undefined when the
-   * owner is safely below them. `read` fetches the owner's usage when it is not known or too old.
+   * owner is safely below them. An owner whose usage is not known (or too old) is checked: the
+   * create's own statement measures the usage (NoteLimits.onUsage), which is remembered from there,
+   * so knowing it never costs a round trip of its own.
    */
-  async limitsFor(
-    ownerId: string,
-    adding: { notes: number; bytes: number },
-    limits: NoteLimits,
-    read: () => Promise<{ notes: number; bytes: number }>,
-  ): Promise<NoteLimits | undefined> {
-    let usage = this.users.get(ownerId)
+  limitsFor(ownerId: string, adding: { notes: number; bytes: number }, limits: NoteLimits): NoteLimits | undefined {
+    const usage = this.users.get(ownerId)
     if (!usage || this.now() - usage.readAt > TTL_MS) {
-      usage = { ...(await read()), readAt: this.now() }
-      this.remember(ownerId, usage)
+      const readAt = this.now()
+      return { ...limits, onUsage: (u) => this.remember(ownerId, { ...u, readAt }) }
     }
     const safe = usage.notes + adding.notes <= limits.maxNotes * SAFE_SHARE && usage.bytes + adding.bytes <= limits.maxBytes * SAFE_SHARE
     return safe ? undefined : limits

@@ -3,7 +3,7 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../app-env.ts'
-import { requireAuth } from '../auth/guard.ts'
+import { callerStore, requireCaller } from '../auth/guard.ts'
 import type { Config } from '../config-types.ts'
 import { isStoreError, newId, noteBytes, type Note, type NoteLimits } from '../db/store.ts'
 import { AppError } from '../errors.ts'
@@ -60,23 +60,23 @@ const limitsOf = (config: Config): NoteLimits => ({ maxNotes: config.notes.maxPe
 export function notesRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   const usage = new NoteUsage()
-  app.use(requireAuth)
+  // Every statement checks the caller's account and session itself (Store.as): one round trip each.
+  app.use(requireCaller)
 
   app.get('/', query(listQuery), async (c) => {
     const { limit, cursor, q } = c.req.valid('query')
-    const page = await c.get('deps').store.notes.list(c.get('user').id, { limit, cursor: cursor ?? null, q: q || null })
+    const page = await callerStore(c).notes.list(c.get('caller').userId, { limit, cursor: cursor ?? null, q: q || null })
     return c.json({ items: page.items.map(noteJson), next_cursor: page.nextCursor })
   })
 
   app.post('/', ...jsonBody(createBody), async (c) => {
     const input = c.req.valid('json')
-    const { store, config } = c.get('deps')
-    const ownerId = c.get('user').id
+    const ownerId = c.get('caller').userId
     const bytes = noteBytes(input.title, input.body)
-    const limits = await usage.limitsFor(ownerId, { notes: 1, bytes }, limitsOf(config), () => store.notes.usage(ownerId))
+    const limits = usage.limitsFor(ownerId, { notes: 1, bytes }, limitsOf(c.get('deps').config))
     let note: Note
     try {
-      note = await store.notes.create({ id: newId(), ownerId, title: input.title, body: input.body }, limits)
+      note = await callerStore(c).notes.create({ id: newId(), ownerId, title: input.title, body: input.body }, limits)
     } catch (e) {
       usage.forget(ownerId)
       throw e
@@ -86,20 +86,19 @@ export function notesRoutes(): Hono<AppEnv> {
   })
 
   app.get('/:id', params(idParam), async (c) => {
-    const note = await c.get('deps').store.notes.get(c.get('user').id, c.req.valid('param').id)
+    const note = await callerStore(c).notes.get(c.get('caller').userId, c.req.valid('param').id)
     if (!note) throw noteNotFound()
     return c.json(noteJson(note))
   })
 
   app.patch('/:id', params(idParam), ...jsonBody(patchBody), async (c) => {
-    const { store, config } = c.get('deps')
-    const ownerId = c.get('user').id
+    const ownerId = c.get('caller').userId
     const patch = c.req.valid('json')
     // At most the size of the fields sent is added (the note's old text goes): an upper bound.
     const bytes = noteBytes(patch.title ?? '', patch.body ?? '')
-    const limits = await usage.limitsFor(ownerId, { notes: 0, bytes }, limitsOf(config), () => store.notes.usage(ownerId))
+    const limits = usage.limitsFor(ownerId, { notes: 0, bytes }, limitsOf(c.get('deps').config))
     try {
-      return c.json(noteJson(await store.notes.update(ownerId, c.req.valid('param').id, patch, limits)))
+      return c.json(noteJson(await callerStore(c).notes.update(ownerId, c.req.valid('param').id, patch, limits)))
     } catch (e) {
       throw isStoreError(e, 'not_found') ? noteNotFound() : e
     } finally {
@@ -109,11 +108,11 @@ export function notesRoutes(): Hono<AppEnv> {
 
   app.delete('/:id', params(idParam), async (c) => {
     try {
-      await c.get('deps').store.notes.softDelete(c.get('user').id, c.req.valid('param').id)
+      await callerStore(c).notes.softDelete(c.get('caller').userId, c.req.valid('param').id)
     } catch (e) {
       throw isStoreError(e, 'not_found') ? noteNotFound() : e
     } finally {
-      usage.forget(c.get('user').id)
+      usage.forget(c.get('caller').userId)
     }
     return c.body(null, 204)
   })

@@ -33,7 +33,7 @@ export function createAuditRepo(ex: PgExecutor): AuditRepo {
       const before = checkCursor(cursor)
       const rows = await ex.run((sql) => sql<AuditRow[]>`
         select * from audit
-        ${before ? sql`where id < ${before}` : sql``}
+        where true ${before ? sql`and id < ${before}` : sql``} ${ex.callerCheck(sql)}
         order by id desc
         limit ${limit + 1}`)
       return pageOf(rows.map(toAuditEvent), limit)

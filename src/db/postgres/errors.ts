@@ -1,7 +1,7 @@
 // Maps postgres.js and network errors to StoreError kinds. Messages carry codes and constraint
 // names only: PostgreSQL's own messages and details can quote values ("Key (email)=(...)"), and
 // postgres.js errors can name the query, so neither is passed on, not even as `cause`.
-import { StoreError } from '../store.ts'
+import { callerForbidden, callerUnauthorized, StoreError, type ConnectionFailure } from '../store.ts'
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH',
@@ -72,6 +72,15 @@ export function isUnavailableCode(code: string): boolean {
 const LOST_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '57P03'])
 export const isConnectionLost = (error: unknown): boolean =>
   typeof error === 'object' && error !== null && LOST_CODES.has(codeOf(error as ErrorShape))
+
+/** no connection could be made: nothing listens there, or the name does not resolve (no nap looks like this) */
+const REFUSED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'])
+
+function connectionFailure(code: string): ConnectionFailure | undefined {
+  if (LOST_CODES.has(code)) return 'lost'
+  if (REFUSED_CODES.has(code)) return 'refused'
+  return undefined
+}
 
 const messageOf = (e: ErrorShape): string => (typeof e.message === 'string' ? e.message : '')
 
@@ -145,9 +154,12 @@ export function toStoreError(error: unknown): StoreError {
   if (error instanceof StoreError) return error
   const e: ErrorShape = typeof error === 'object' && error !== null ? error : {}
   const code = codeOf(e)
+  // raised by app_caller (migration 0002) in a statement made for a caller
+  if (code === 'AU401') return callerUnauthorized()
+  if (code === 'AU403') return callerForbidden(messageOf(e) === 'user' ? 'user' : 'admin')
   const reason = reasonFromMessage(e, code)
   if (reason !== null || isUnavailableCode(code) || isConnectionLevel(e, code))
-    return new StoreError('unavailable', `PostgreSQL is unavailable (${reason ?? codeInWords(code)})`)
+    return new StoreError('unavailable', `PostgreSQL is unavailable (${reason ?? codeInWords(code)})`, { connection: connectionFailure(code) })
   if (code === '23505') {
     const where = typeof e.constraint_name === 'string' ? ` (${e.constraint_name})` : ''
     return new StoreError('conflict', `a row with the same unique key already exists${where}`)

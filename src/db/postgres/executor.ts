@@ -1,7 +1,7 @@
 // How repositories reach PostgreSQL: every query under our deadline with errors mapped to
 // StoreError, inside a transaction when there is one, and every written row reported to the sink.
 import type postgres from 'postgres'
-import type { ChangeSink, RowChange } from '../store.ts'
+import { nowIso, type Caller, type ChangeSink, type RowChange } from '../store.ts'
 import { Deadline, withDeadline, type Deadlined } from './deadline.ts'
 import { isConnectionLost, poolerRefusal, toStoreError } from './errors.ts'
 import type { PgPool, QuerySql, Sql } from './pool.ts'
@@ -9,16 +9,37 @@ import type { PgPool, QuerySql, Sql } from './pool.ts'
 type TxSql = postgres.TransactionSql<{}>
 
 export class PgExecutor {
+  /** set while a statement for the caller is built: whether it carries the caller check */
+  #checked = false
+
   constructor(
     private readonly pool: PgPool,
     readonly deadlineMs: number,
     private readonly sink: ChangeSink | null = null,
     /** set inside a transaction: the transaction's connection and the pool it came from */
     private readonly tx: { sql: TxSql; root: Sql } | null = null,
+    /** set in a Store.as(caller) view: every statement must carry callerCheck */
+    private readonly caller: Caller | null = null,
   ) {}
 
   withSink(sink: ChangeSink): PgExecutor {
-    return new PgExecutor(this.pool, this.deadlineMs, sink, this.tx)
+    return new PgExecutor(this.pool, this.deadlineMs, sink, this.tx, this.caller)
+  }
+
+  as(caller: Caller): PgExecutor {
+    return new PgExecutor(this.pool, this.deadlineMs, this.sink, this.tx, caller)
+  }
+
+  /**
+   * `and app_caller(...)` (migration 0002) for the WHERE of a statement, in a Store.as(caller) view:
+   * the statement then reads and writes nothing unless the caller may act, and fails with AU401 or
+   * AU403 instead. Outside such a view, nothing.
+   */
+  callerCheck(sql: QuerySql): postgres.PendingQuery<postgres.Row[]> {
+    if (!this.caller) return sql``
+    this.#checked = true
+    const { userId, sessionId, role } = this.caller
+    return sql`and app_caller(${userId}::uuid, ${sessionId}::uuid, ${role ?? null}::text, ${nowIso()}::timestamptz)`
   }
 
   /** Runs one query. `build` gets the transaction's sql inside a transaction, else the pool. */
@@ -26,6 +47,7 @@ export class PgExecutor {
     try {
       return await this.runRaw(build, deadlineMs)
     } catch (e) {
+      if (e instanceof MissingCallerCheck) throw e
       throw toStoreError(this.pool.explain(e))
     }
   }
@@ -63,11 +85,21 @@ export class PgExecutor {
   private async once<T>(build: (sql: QuerySql) => Deadlined<T>, deadlineMs: number): Promise<T> {
     const root = this.tx?.root ?? this.pool.ready() ?? (await this.pool.acquire(deadlineMs))
     try {
-      return await withDeadline(build(this.tx?.sql ?? root), deadlineMs, () => this.pool.discard(root))
+      return await withDeadline(this.built(build, this.tx?.sql ?? root), deadlineMs, () => this.pool.discard(root))
     } catch (e) {
       this.dropIfLost(e, root)
       throw e
     }
+  }
+
+  /** build(sql); for a caller, only a statement that carries the caller check may go */
+  private built<T>(build: (sql: QuerySql) => Deadlined<T>, sql: QuerySql): Deadlined<T> {
+    if (!this.caller) return build(sql)
+    this.#checked = false
+    const query = build(sql)
+    // postgres.js sends a query only once it is awaited: this one never is
+    if (!this.#checked) throw new MissingCallerCheck()
+    return query
   }
 
   /**
@@ -131,7 +163,7 @@ export class PgExecutor {
       deadline.pause()
       onStart()
       try {
-        return await fn(new PgExecutor(this.pool, this.deadlineMs, this.sink, { sql, root }))
+        return await fn(new PgExecutor(this.pool, this.deadlineMs, this.sink, { sql, root }, this.caller))
       } catch (error) {
         fnError = { error }
         throw error
@@ -153,4 +185,11 @@ export class PgExecutor {
 /** fn's own error, told apart from the driver's on its way out of transactionOnce */
 class FnFailed {
   constructor(readonly error: unknown) {}
+}
+
+/** A programming error, never a database's: a repository method used for a caller lacks the check. */
+class MissingCallerCheck extends Error {
+  constructor() {
+    super('a statement made for a caller (Store.as) lacks callerCheck: it would skip the account check')
+  }
 }

@@ -32,10 +32,6 @@ const notFound = () => new StoreError('not_found', 'note not found')
 const ownRow = (sql: QuerySql) => sql`on conflict (id) do update set id = excluded.id
   where notes.owner_id = excluded.owner_id and notes.title = excluded.title and notes.body = excluded.body`
 
-// A partial update must recompute search_text in JS (unicode folds as in SQLite), so it reads the
-// note and writes it back only if nobody changed it meanwhile; a busy note gets a few tries.
-const UPDATE_TRIES = 5
-
 export function createNoteRepo(ex: PgExecutor): NoteRepo {
   const written = (row: NoteFields): Note => {
     const note = toNote(row)
@@ -46,16 +42,9 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
   const get = async (ownerId: string, id: string): Promise<Note | null> => {
     if (!isUuid(ownerId) || !isUuid(id)) return null
     const [row] = await ex.run((sql) => sql<NoteFields[]>`
-      select ${sql.unsafe(NOTE_COLUMNS)} from notes where id = ${id} and owner_id = ${ownerId} and deleted_at is null`)
+      select ${sql.unsafe(NOTE_COLUMNS)} from notes
+      where id = ${id} and owner_id = ${ownerId} and deleted_at is null ${ex.callerCheck(sql)}`)
     return row ? toNote(row) : null
-  }
-
-  /** bytes of text of the owner's live notes but `exceptId` */
-  const othersBytes = async (ownerId: string, exceptId: string): Promise<number> => {
-    const [row] = await ex.run((sql) => sql<{ bytes: number }[]>`
-      select coalesce(sum(octet_length(title) + octet_length(body)), 0)::float8 as bytes
-      from notes where owner_id = ${ownerId} and deleted_at is null and id <> ${exceptId}`)
-    return row!.bytes
   }
 
   return {
@@ -65,7 +54,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
       if (!isUuid(ownerId)) return { notes: 0, bytes: 0 }
       const [row] = await ex.run((sql) => sql<{ notes: number; bytes: number }[]>`
         select count(*)::int as notes, coalesce(sum(octet_length(title) + octet_length(body)), 0)::float8 as bytes
-        from notes where owner_id = ${ownerId} and deleted_at is null`)
+        from notes where owner_id = ${ownerId} and deleted_at is null ${ex.callerCheck(sql)}`)
       return row!
     },
 
@@ -75,7 +64,9 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
         // the columns written out, not sql(object): that escapes every column name on every call
         const [row] = await ex.run((sql) => sql<NoteFields[]>`
           insert into notes (id, owner_id, title, body, search_text, created_at, updated_at, version)
-          values (${input.id}, ${input.ownerId}, ${input.title}, ${input.body}, ${noteSearchText(input.title, input.body)}, ${now}, ${now}, 1)
+          select ${input.id}::uuid, ${input.ownerId}::uuid, ${input.title}::text, ${input.body}::text,
+                 ${noteSearchText(input.title, input.body)}::text, ${now}::timestamptz, ${now}::timestamptz, 1
+          where true ${ex.callerCheck(sql)}
           ${ownRow(sql)}
           returning ${sql.unsafe(NOTE_COLUMNS)}`)
         if (!row) throw new StoreError('conflict', 'a note with this id already exists')
@@ -85,10 +76,10 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
       // racing each other may each see the usage before the others' rows (read committed): the limits
       // can be overshot by as many notes as are created at the same moment.
       const size = noteBytes(input.title, input.body)
-      const [row] = await ex.run((sql) => sql<(NoteFields & { used_notes: number; id_taken: boolean })[]>`
+      const [row] = await ex.run((sql) => sql<(NoteFields & { used_notes: number; used_bytes: number; id_taken: boolean })[]>`
         with usage as (
           select count(*)::int as notes, coalesce(sum(octet_length(title) + octet_length(body)), 0)::float8 as bytes
-          from notes where owner_id = ${input.ownerId} and deleted_at is null
+          from notes where owner_id = ${input.ownerId} and deleted_at is null ${ex.callerCheck(sql)}
         ), created as (
           insert into notes (id, owner_id, title, body, search_text, created_at, updated_at, version)
           select ${input.id}::uuid, ${input.ownerId}::uuid, ${input.title}::text, ${input.body}::text,
@@ -99,10 +90,12 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
           ${ownRow(sql)}
           returning ${sql.unsafe(NOTE_COLUMNS)}
         )
-        select created.*, usage.notes as used_notes, exists (select 1 from notes where id = ${input.id}::uuid) as id_taken
+        select created.*, usage.notes as used_notes, usage.bytes as used_bytes,
+               exists (select 1 from notes where id = ${input.id}::uuid) as id_taken
         from usage left join created on true`)
+      if (row) limits.onUsage?.({ notes: row.used_notes, bytes: row.used_bytes })
       if (row?.id) {
-        const { used_notes: _, id_taken: __, ...fields } = row
+        const { used_notes: _, used_bytes: __, id_taken: ___, ...fields } = row
         return written(fields)
       }
       if (row?.id_taken) throw new StoreError('conflict', 'a note with this id already exists')
@@ -117,7 +110,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
         const rows = await ex.run((sql) => sql<PageRow[]>`
           with cand as (
             select id, octet_length(title) + octet_length(body) as size from notes
-            where owner_id = ${ownerId} and deleted_at is null ${after(sql)}
+            where owner_id = ${ownerId} and deleted_at is null ${after(sql)} ${ex.callerCheck(sql)}
             order by id desc limit ${limit + 1}
           ), ${sql.unsafe(RANKED)}
           select ${sql.unsafe(PAGE_COLUMNS)}, ranked.candidates from ranked join notes n on n.id = ranked.id
@@ -129,7 +122,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
       const rows = await ex.run((sql) => sql<PageRow[]>`
         with scan as (
           select id, octet_length(search_text) as size, sum(octet_length(search_text)) over (order by id desc) as scanned
-          from notes where owner_id = ${ownerId} and deleted_at is null ${after(sql)}
+          from notes where owner_id = ${ownerId} and deleted_at is null ${after(sql)} ${ex.callerCheck(sql)}
         ), win as (select id from scan where scanned - size < ${NOTE_SEARCH_SCAN_BYTES}),
         meta as (select (select min(id::text collate "C") from win) as scan_end, (select count(*) from scan) > (select count(*) from win) as scan_cut),
         cand as (
@@ -146,25 +139,47 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
     },
 
     async update(ownerId, id, patch, limits) {
-      for (let i = 0; i < UPDATE_TRIES; i++) {
-        const current = await get(ownerId, id)
-        if (!current) throw notFound()
-        const title = patch.title ?? current.title
-        const body = patch.body ?? current.body
-        const size = noteBytes(title, body)
+      if (!isUuid(ownerId) || !isUuid(id)) throw notFound()
+      const title = patch.title ?? null
+      const body = patch.body ?? null
+      // One statement, computed from the row as it stands when updated (a concurrent patch of the
+      // other field is kept). search_text is lower(title) + '\n' + lower(body) folded in JS, as the
+      // two halves folded apart (a line break ends the context of every case rule): the half not
+      // patched is cut out of the stored search_text after the title's own line breaks.
+      const rows = await ex.run((sql) => {
+        const newTitle = sql`coalesce(${title}::text, n.title)`
+        const newBody = sql`coalesce(${body}::text, n.body)`
+        const titleBreaks = sql`(length(n.title) - length(replace(n.title, E'\n', '')))`
+        const searchText =
+          title !== null && body !== null
+            ? sql`${noteSearchText(title, body)}::text`
+            : title !== null
+              ? sql`${title.toLowerCase()}::text || E'\n' || array_to_string((string_to_array(n.search_text, E'\n'))[${titleBreaks} + 2:], E'\n')`
+              : sql`array_to_string((string_to_array(n.search_text, E'\n'))[1:${titleBreaks} + 1], E'\n') || E'\n' || ${(body ?? '').toLowerCase()}::text`
         // Only a note that grows can break the limit (one that shrinks is always allowed).
-        if (limits && size > noteBytes(current.title, current.body) && (await othersBytes(ownerId, id)) + size > limits.maxBytes) {
-          throw noteLimitError('bytes', limits)
-        }
-        const [row] = await ex.run((sql) => sql<NoteFields[]>`
-          update notes
-          set title = ${title}, body = ${body}, search_text = ${noteSearchText(title, body)},
-              updated_at = ${nowIso()}, version = version + 1
-          where id = ${id} and owner_id = ${ownerId} and deleted_at is null and version = ${current.version}
-          returning ${sql.unsafe(NOTE_COLUMNS)}`)
-        if (row) return written(row)
+        const withinLimit = limits
+          ? sql`and (octet_length(${newTitle}) + octet_length(${newBody}) <= octet_length(n.title) + octet_length(n.body)
+              or (select coalesce(sum(octet_length(o.title) + octet_length(o.body)), 0) from notes o
+                  where o.owner_id = ${ownerId} and o.deleted_at is null and o.id <> ${id})
+                 + octet_length(${newTitle}) + octet_length(${newBody}) <= ${limits.maxBytes})`
+          : sql``
+        return sql<(NoteFields & { found: boolean })[]>`
+          with updated as (
+            update notes n
+            set title = ${newTitle}, body = ${newBody}, search_text = ${searchText}, updated_at = ${nowIso()}, version = n.version + 1
+            where n.id = ${id} and n.owner_id = ${ownerId} and n.deleted_at is null ${ex.callerCheck(sql)} ${withinLimit}
+            returning ${sql.unsafe(PAGE_COLUMNS)}
+          )
+          select updated.*, exists (select 1 from notes where id = ${id} and owner_id = ${ownerId} and deleted_at is null) as found
+          from (select 1) as one left join updated on true`
+      })
+      const row = rows[0]!
+      if (row.id) {
+        const { found: _, ...fields } = row
+        return written(fields)
       }
-      throw new StoreError('conflict', 'the note is being changed concurrently; retry')
+      if (!row.found || !limits) throw notFound()
+      throw noteLimitError('bytes', limits)
     },
 
     async softDelete(ownerId, id) {
@@ -172,7 +187,7 @@ export function createNoteRepo(ex: PgExecutor): NoteRepo {
       const now = nowIso()
       const [row] = await ex.run((sql) => sql<NoteFields[]>`
         update notes set deleted_at = ${now}, updated_at = ${now}, version = version + 1
-        where id = ${id} and owner_id = ${ownerId} and deleted_at is null
+        where id = ${id} and owner_id = ${ownerId} and deleted_at is null ${ex.callerCheck(sql)}
         returning ${sql.unsafe(NOTE_COLUMNS)}`)
       if (!row) throw notFound()
       written(row)

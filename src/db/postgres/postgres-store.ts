@@ -6,7 +6,7 @@ import type { PoolMode, SslMode } from '../../config-types.ts'
 import type { MigrationFile } from '../migration-files.ts'
 import type { SyncConflict } from '../runtime.ts'
 import type {
-  ApplyOutcome, AuditRepo, ChangeSink, JournalOutcome, MigrationReport, NoteRepo, OutboxEntry,
+  Caller, ApplyOutcome, AuditRepo, ChangeSink, JournalOutcome, MigrationReport, NoteRepo, OutboxEntry,
   ReplicableStore, RowChange, SessionRepo, SettingsRepo, Store, SyncTable, UserRepo,
 } from '../store.ts'
 import { upsertChange } from './apply-change.ts'
@@ -110,6 +110,10 @@ export class PostgresStore implements ReplicableStore {
 
   withChangeSink(sink: ChangeSink): Store {
     return new PgStoreView(this.ex.withSink(sink), this)
+  }
+
+  as(caller: Caller): Store {
+    return new PgStoreView(this.ex.as(caller), this)
   }
 
   async applyChange(change: RowChange): Promise<ApplyOutcome> {

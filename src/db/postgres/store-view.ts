@@ -1,6 +1,6 @@
 // A Store over one executor: a change-sink view of a PostgresStore, or one of its transactions.
 // ping, migrate and close belong to the PostgresStore that made the view.
-import type { AuditRepo, MigrationReport, NoteRepo, SessionRepo, SettingsRepo, Store, UserRepo } from '../store.ts'
+import type { AuditRepo, Caller, MigrationReport, NoteRepo, SessionRepo, SettingsRepo, Store, UserRepo } from '../store.ts'
 import { createAuditRepo } from './audit-repo.ts'
 import type { PgExecutor } from './executor.ts'
 import { createNoteRepo } from './notes-repo.ts'
@@ -72,6 +72,10 @@ export class PgStoreView implements Store {
   /** changes made inside go to the same sink, as they happen; the caller applies them after commit */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     return this.ex.transaction((txEx) => fn(new PgStoreView(txEx, this.owner)))
+  }
+
+  as(caller: Caller): Store {
+    return new PgStoreView(this.ex.as(caller), this.owner)
   }
 
   close(): Promise<void> {

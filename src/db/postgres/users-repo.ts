@@ -73,7 +73,7 @@ export function createUserRepo(ex: PgExecutor): UserRepo {
 
     async getById(id) {
       if (!isUuid(id)) return null
-      const [row] = await ex.run((sql) => sql<UserRow[]>`select * from users where id = ${id} and deleted_at is null`)
+      const [row] = await ex.run((sql) => sql<UserRow[]>`select * from users where id = ${id} and deleted_at is null ${ex.callerCheck(sql)}`)
       return row ? toUser(row) : null
     },
 
@@ -94,7 +94,7 @@ export function createUserRepo(ex: PgExecutor): UserRepo {
       const after = checkCursor(cursor)
       const rows = await ex.run((sql) => sql<UserRow[]>`
         select * from users
-        where deleted_at is null ${after ? sql`and id > ${after}` : sql``}
+        where deleted_at is null ${after ? sql`and id > ${after}` : sql``} ${ex.callerCheck(sql)}
         order by id asc
         limit ${limit + 1}`)
       return pageOf(rows.map(toUser), limit)

@@ -3,8 +3,9 @@
 // share one SQLite transaction.
 import type { Database, Statement } from 'bun:sqlite'
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { newId, nowIso, StoreError, type ChangeSink, type RowChange } from '../store.ts'
+import { newId, nowIso, StoreError, type Caller, type ChangeSink, type RowChange } from '../store.ts'
 import { AsyncLock } from './async-lock.ts'
+import { checkCaller } from './caller.ts'
 import { mapErrors, toStoreError, type ErrorHints } from './errors.ts'
 import { changeKey, type Params } from './rows.ts'
 
@@ -23,9 +24,14 @@ export interface Scope {
   /** 0 for the store itself, n inside n nested transaction() calls */
   readonly depth: number
   ended: boolean
+  /** a Store.as(caller) view: every operation first checks the caller, in the same synchronous step */
+  readonly caller: Caller | null
 }
 
-export const rootScope = (lock: AsyncLock, sink: ChangeSink | null): Scope => ({ lock, sink, pending: null, depth: 0, ended: false })
+export const rootScope = (lock: AsyncLock, sink: ChangeSink | null): Scope => ({ lock, sink, pending: null, depth: 0, ended: false, caller: null })
+
+/** `scope` acting for `caller`: the same scope in all else (its `ended` is read through, not copied) */
+export const callerScope = (scope: Scope, caller: Caller): Scope => Object.assign(Object.create(scope) as Scope, { caller })
 
 /** the scopes whose lock the transaction(s) around the current async code hold */
 interface HeldLock {
@@ -133,7 +139,17 @@ export class SqliteConnection {
   }
 
   read<T>(scope: Scope, fn: () => T): Promise<T> {
-    return this.locked(scope, () => mapErrors(fn))
+    return this.locked(scope, () => mapErrors(this.checked(scope, fn)))
+  }
+
+  /** fn, preceded by the caller check when the scope acts for a caller */
+  private checked<A extends unknown[], T>(scope: Scope, fn: (...args: A) => T): (...args: A) => T {
+    const caller = scope.caller
+    if (!caller) return fn
+    return (...args) => {
+      checkCaller(this, caller)
+      return fn(...args)
+    }
   }
 
   /**
@@ -142,8 +158,9 @@ export class SqliteConnection {
    * rolled-back rows never reach a sink. Outside one, the write joins the group commit and resolves
    * once that COMMIT is done: acknowledged means committed, as before.
    */
-  async write<T>(scope: Scope, body: (emit: Emit) => T, hints?: ErrorHints, opts: WriteOptions = {}): Promise<T> {
+  async write<T>(scope: Scope, write: (emit: Emit) => T, hints?: ErrorHints, opts: WriteOptions = {}): Promise<T> {
     const journal = opts.journal ?? true
+    const body = this.checked(scope, write)
     if (scope.depth > 0) return this.locked(scope, () => mapErrors(() => this.inTx(() => this.runWrite(scope, body, journal)) as T, hints))
     // The lock is held only while the write runs, not until its COMMIT, so the next write can join.
     const { result, committed } = await this.locked(scope, () => mapErrors(() => this.writeInGroup(scope, body, journal), hints))
@@ -242,7 +259,7 @@ export class SqliteConnection {
   transaction<T>(scope: Scope, fn: (child: Scope) => Promise<T>): Promise<T> {
     return this.locked(scope, async () => {
       const pending: RowChange[] = []
-      const child: Scope = { lock: new AsyncLock(), sink: scope.sink, pending, depth: scope.depth + 1, ended: false }
+      const child: Scope = { lock: new AsyncLock(), sink: scope.sink, pending, depth: scope.depth + 1, ended: false, caller: scope.caller }
       const outermost = scope.depth === 0
       const savepoint = `tx_${child.depth}`
       if (outermost) this.settle()

@@ -63,6 +63,7 @@ export function sqliteNoteRepo(conn: SqliteConnection, scope: Scope): NoteRepo {
         (emit) => {
           if (limits) {
             const used = usage(input.ownerId, null)
+            limits.onUsage?.(used)
             if (used.notes >= limits.maxNotes) throw noteLimitError('count', limits)
             if (used.bytes + noteBytes(input.title, input.body) > limits.maxBytes) throw noteLimitError('bytes', limits)
           }

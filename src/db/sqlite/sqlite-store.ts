@@ -14,6 +14,7 @@ import type { SyncConflict } from '../runtime.ts'
 import {
   StoreError,
   type ApplyOutcome,
+  type Caller,
   type AuditRepo,
   type ChangeSink,
   type MigrationReport,
@@ -29,7 +30,7 @@ import {
 } from '../store.ts'
 import { AsyncLock } from './async-lock.ts'
 import { sqliteAuditRepo } from './audit-repo.ts'
-import { rootScope, SqliteConnection, type Scope } from './connection.ts'
+import { callerScope, rootScope, SqliteConnection, type Scope } from './connection.ts'
 import { migrateSqlite, pendingSqliteMigrations } from './migrate.ts'
 import { sqliteNoteRepo } from './note-repo.ts'
 import { SqliteOutbox } from './outbox.ts'
@@ -58,6 +59,7 @@ function storeView(conn: SqliteConnection, scope: Scope, close: () => Promise<vo
     ping: () => conn.read(scope, () => void conn.stmt('SELECT 1').get()),
     migrate: () => conn.read(scope, () => migrateSqlite(conn.db)),
     transaction: (fn) => conn.transaction(scope, (child) => fn(storeView(conn, child, notInTransaction))),
+    as: (caller) => storeView(conn, callerScope(scope, caller), close),
     close,
   }
 }
@@ -133,6 +135,10 @@ export class SqliteStore implements ReplicableStore {
 
   withChangeSink(sink: ChangeSink): Store {
     return storeView(this.conn, rootScope(this.lock, sink), () => this.close())
+  }
+
+  as(caller: Caller): Store {
+    return storeView(this.conn, callerScope(this.scope, caller), () => this.close())
   }
 
   applyChange(change: RowChange): Promise<ApplyOutcome> {

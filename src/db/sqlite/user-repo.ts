@@ -1,5 +1,6 @@
 import { normalizeEmail, nowIso, StoreError, type NewUser, type User, type UserRepo } from '../store.ts'
 import type { Scope, SqliteConnection } from './connection.ts'
+import { LIVE_SESSION } from './caller.ts'
 import { pageLimit, toPage } from './paging.ts'
 import { insertSql, toUser, userParams, type UserRow } from './rows.ts'
 
@@ -8,11 +9,7 @@ const LIVE_BY_EMAIL = 'SELECT * FROM users WHERE email = $email AND deleted_at I
 const INSERT = `${insertSql('users')} RETURNING *`
 // The session itself while it is live; once a refresh rotated it, the session that replaced it
 // (tokens issued just before a refresh stay good until their own expiry, unless the chain is ended).
-const FOR_SESSION = `SELECT u.*, CASE WHEN s.revoked_at IS NULL THEN s.id ELSE r.id END AS live_session_id
-  FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN sessions r ON r.id = s.replaced_by
-  WHERE s.id = $session_id AND u.id = $id AND u.deleted_at IS NULL AND u.disabled = 0
-    AND ((s.revoked_at IS NULL AND s.expires_at > $now)
-      OR (r.user_id = s.user_id AND r.revoked_at IS NULL AND r.expires_at > $now))`
+const FOR_SESSION = `SELECT u.*, CASE WHEN s.revoked_at IS NULL THEN s.id ELSE r.id END AS live_session_id ${LIVE_SESSION}`
 const LIST_FIRST = 'SELECT * FROM users WHERE deleted_at IS NULL ORDER BY id LIMIT $n'
 const LIST_AFTER = 'SELECT * FROM users WHERE deleted_at IS NULL AND id > $cursor ORDER BY id LIMIT $n'
 const UPDATE = `UPDATE users SET name = $name, role = $role, disabled = $disabled, updated_at = $now, version = version + 1

@@ -1,0 +1,142 @@
+// Which PostgreSQL failures are waited out as a possible wake-up and which fail over at once
+// (DESIGN §12). A napping database ends our connections, then takes seconds to accept new ones: that
+// is waited for under DATABASE_TIMEOUT. A refused connection, or a primary that answered a moment ago
+// and now says nothing on its open connections (a blackhole), is no nap: waiting changes nothing.
+// The fault proxy makes each case real; spies count which pings the store sends, not how long it took.
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FailoverStore } from '../src/db/failover-store.ts'
+import { toStoreError } from '../src/db/postgres/errors.ts'
+import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
+import { newId } from '../src/db/store.ts'
+import { fallbackIn, quietFailoverOptions } from './helpers/failover-store.ts'
+import { waitFor } from './helpers/failover-workload.ts'
+import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
+import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
+
+setDefaultTimeout(60_000)
+const ok = requirePostgres(await pgAvailable(), 'nap or outage')
+
+describe('how a connection failure is told', () => {
+  test('refused and an unknown host rule a nap out; an ended connection does not', () => {
+    expect(toStoreError({ code: 'ECONNREFUSED', syscall: 'connect' }).connection).toBe('refused')
+    expect(toStoreError({ code: 'ENOTFOUND', syscall: 'getaddrinfo' }).connection).toBe('refused')
+    expect(toStoreError({ code: 'EAI_AGAIN', syscall: 'getaddrinfo' }).connection).toBe('refused')
+    for (const code of ['57P01', 'CONNECTION_CLOSED', 'ECONNRESET']) expect(toStoreError({ code }).connection).toBe('lost')
+    expect(toStoreError({ code: 'CONNECT_TIMEOUT' }).connection).toBeNull()
+    expect(toStoreError({ code: '23505' }).connection).toBeNull()
+  })
+})
+
+interface Rig {
+  store: FailoverStore
+  primary: PostgresStore
+  proxy: FaultProxy
+  db: TestDatabase
+  ownerId: string
+  /** how many pings under the connect deadline (the reconnect, the confirming probe) were sent */
+  connectDeadlinePings: () => number
+  /** how many of those have answered or failed */
+  settledPings: () => number
+}
+
+describe.skipIf(!ok)('nap or outage', () => { // skipped only when PostgreSQL is unreachable and not required
+  const dir = mkdtempSync(join(tmpdir(), 'nap-or-outage-'))
+  const rigs: Rig[] = []
+
+  afterAll(async () => {
+    for (const r of rigs) {
+      r.proxy.setMode('pass')
+      await r.store.close().catch(() => undefined)
+      await r.proxy.close()
+      await r.db.drop()
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** A FailoverStore in primary mode whose PostgreSQL is behind the fault proxy, with one user. */
+  async function rig(o: { connectTimeoutS: number; idleAfterMs: number; idleTimeoutS?: number }): Promise<Rig> {
+    const db = await createTestDatabase('nap_or_outage')
+    const target = new URL(db.url)
+    const proxy = await startFaultProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) })
+    const primary = new PostgresStore({
+      url: proxy.proxiedUrl(db.url),
+      poolSize: 4,
+      connectTimeoutS: o.connectTimeoutS,
+      statementTimeoutMs: 15_000,
+      sslmode: 'disable',
+      ...(o.idleTimeoutS ? { idleTimeoutS: o.idleTimeoutS } : {}),
+    })
+    let pings = 0
+    let settled = 0
+    const ping = primary.ping.bind(primary)
+    primary.ping = (deadlineMs?: number) => {
+      pings++
+      return ping(deadlineMs).finally(() => settled++)
+    }
+    const store = new FailoverStore({
+      ...quietFailoverOptions(dir),
+      primary,
+      primaryConfigured: true,
+      primaryUp: true,
+      primaryError: null,
+      fallback: fallbackIn(dir),
+      probeIntervalMs: 100,
+      probeTimeoutMs: 300,
+      idleAfterMs: o.idleAfterMs,
+    })
+    await store.init()
+    const ownerId = newId()
+    await store.users.create({ id: ownerId, email: `${ownerId}@example.test`, passwordHash: 'x' })
+    const r = { store, primary, proxy, db, ownerId, connectDeadlinePings: () => pings, settledPings: () => settled }
+    rigs.push(r)
+    return r
+  }
+
+  const write = (r: Rig, title: string) => r.store.notes.create({ id: newId(), ownerId: r.ownerId, title, body: '' })
+
+  test('a refused connection fails over at once: no reconnect is tried', async () => {
+    const r = await rig({ connectTimeoutS: 30, idleAfterMs: 60_000, idleTimeoutS: 1 })
+    await write(r, 'before')
+    // no connection left open, so the next request has to connect, and is refused
+    await waitFor('the pool to close its idle connections', () => r.proxy.openConnections, (n) => n === 0)
+    const pingsBefore = r.connectDeadlinePings()
+    r.proxy.setMode('refuse')
+    const note = await write(r, 'refused')
+    expect(r.store.status().mode).toBe('fallback')
+    expect(r.connectDeadlinePings()).toBe(pingsBefore)
+    expect(r.store.status().primary.lastError).toContain('ECONNREFUSED')
+    expect(await r.store.notes.get(r.ownerId, note.id)).toMatchObject({ title: 'refused' })
+  })
+
+  test('a blackhole right after PostgreSQL answered fails over after two quick probes, not the connect deadline', async () => {
+    const r = await rig({ connectTimeoutS: 30, idleAfterMs: 60_000 })
+    await write(r, 'before')
+    r.store.startMonitor()
+    r.proxy.setMode('blackhole')
+    // a 30 s connect deadline would outlast this wait: only quick probes can fail the store over in time
+    await waitFor('the failover', () => r.store.status().mode, (m) => m === 'fallback', 20_000)
+    expect(r.connectDeadlinePings()).toBe(0)
+    await write(r, 'after the blackhole')
+  })
+
+  test('after a silence as long as idleness, a slow wake-up is waited for: no failover, nothing journaled', async () => {
+    const r = await rig({ connectTimeoutS: 10, idleAfterMs: 1000, idleTimeoutS: 1 })
+    await write(r, 'before')
+    r.store.startMonitor()
+    await waitFor('the primary to be idle', () => r.store.status().primary.idle, (idle) => idle === true)
+    await waitFor('the pool to close its idle connections', () => r.proxy.openConnections, (n) => n === 0)
+    // the compute wakes: new connections are held 1.5 s, longer than the 300 ms quick probe
+    r.proxy.setMode({ wakeMs: 1500 })
+    const writing = write(r, 'after the nap')
+    // the request wakes the probe; its quick probe meets a held connection and fails, so the
+    // confirming probe decides, under the connect deadline
+    await waitFor('the confirming probe', () => r.settledPings(), (n) => n >= 1, 20_000)
+    const note = await writing
+    expect(r.store.status()).toMatchObject({ mode: 'primary', outboxPending: 0, lastFailoverAt: null })
+    r.proxy.setMode('pass')
+    expect(await r.primary.notes.get(r.ownerId, note.id)).toMatchObject({ title: 'after the nap' })
+  })
+})
