@@ -8,9 +8,10 @@
 //   BENCH_LOAD_S           seconds of mixed load before the "after load" memory figure (default 60)
 //   BENCH_DATABASE_URL     PostgreSQL to create the bench database in (default postgres://postgres@127.0.0.1:5432/postgres)
 //   BENCH_OUTPUT           where to write the results (default bench/RESULTS.md)
-//   BENCH_ONLY             some of postgres,pooled,sqlite,failover,cold-start,memory,replica,big-notes (prints; writes only to BENCH_OUTPUT)
+//   BENCH_ONLY             some of postgres,pooled,sqlite,failover,cold-start,memory,replica,big-notes,remote (prints; writes only to BENCH_OUTPUT)
 //   BENCH_SERVER_ENTRY     measure another checkout's entry file instead of src/index.ts
-//   also BENCH_WARMUP_S, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_REPLAY_N, BENCH_FAILOVER_TRIALS, BENCH_COLD_START_TRIALS
+//   also BENCH_WARMUP_S, BENCH_THREADS, BENCH_CONNECTIONS, BENCH_REPLAY_N, BENCH_FAILOVER_TRIALS, BENCH_COLD_START_TRIALS,
+//                        BENCH_REMOTE_SAMPLES
 import { writeFileSync } from 'node:fs'
 import { relative } from 'node:path'
 import type { Account } from './lib/api.ts'
@@ -26,6 +27,7 @@ import { coldStart } from './scenarios/cold-start.ts'
 import { failover } from './scenarios/failover.ts'
 import { bigNotes } from './scenarios/big-notes.ts'
 import { memory } from './scenarios/memory.ts'
+import { remoteDatabase } from './scenarios/remote.ts'
 import { replica } from './scenarios/replica.ts'
 import { pooledSuite, postgresSuite, sqliteSuite } from './scenarios/suites.ts'
 import { throughputTable, type ThroughputOutcome } from './scenarios/throughput.ts'
@@ -38,6 +40,7 @@ const PG_FIGURES = [
   'note create, PostgreSQL req/s',
   'p99 of GET /health during login bursts',
   'failover timings',
+  'remote database round trips',
   'resident memory',
 ]
 
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
     const wanted = (group: string) => settings.only === null || settings.only.has(group)
     log(`bench ${settings.quick ? '(quick) ' : ''}— ${settings.durationS} s per wrk run, -t${settings.threads} -c${settings.connections}`)
 
-    const needsPg = ['postgres', 'pooled', 'failover', 'memory', 'big-notes'].some(wanted)
+    const needsPg = ['postgres', 'pooled', 'failover', 'memory', 'big-notes', 'remote'].some(wanted)
     if (pg && needsPg) {
       db = await createBenchDatabase(settings.databaseUrl)
       log(`PostgreSQL ${pg}: database ${db.name}`)
@@ -97,6 +100,13 @@ async function main(): Promise<void> {
       extraDbs.push(fresh)
       const fallbackPath = (name: string) => join(procs.tempDir(name), 'app.db')
       await failover(ctx, { databaseUrl: fresh.url, account, jwtSecret, fallbackPath })
+    }
+    if (db && wanted('remote')) {
+      log('remote database round trips')
+      // a database of its own, so that the page and list queries do not depend on what the others wrote
+      const fresh = await createBenchDatabase(settings.databaseUrl)
+      extraDbs.push(fresh)
+      await remoteDatabase(ctx, { databaseUrl: fresh.url, account, jwtSecret, fallbackPath: join(procs.tempDir('remote'), 'app.db') })
     }
     if (wanted('cold-start')) {
       log('cold start')
@@ -177,7 +187,7 @@ ${throughputTable(outcomes)}`,
       results,
       machine,
       command,
-      settings: `wrk -t${settings.threads} -c${settings.connections}, ${settings.durationS} s per measured run; ${settings.loadS} s mixed load for memory; ${settings.replayN} replayed writes; ${settings.failoverTrials} trial(s) per fault; ${settings.coldStartTrials} cold starts.`,
+      settings: `wrk -t${settings.threads} -c${settings.connections}, ${settings.durationS} s per measured run; ${settings.loadS} s mixed load for memory; ${settings.replayN} replayed writes; ${settings.failoverTrials} trial(s) per fault; ${settings.coldStartTrials} cold starts; ${settings.remoteSamples} requests per route with and without the delay for the remote-database round trips.`,
       elapsedS,
     })
     console.log(`\n${summaryTable(results)}\n`)

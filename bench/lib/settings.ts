@@ -19,17 +19,19 @@ export interface BenchSettings {
   /** trials per fault kind */
   failoverTrials: number
   coldStartTrials: number
+  /** requests per route with the delay, and as many without, in the remote-database round trips */
+  remoteSamples: number
   databaseUrl: string
   /** null: print only */
   output: string | null
   repoRoot: string
   /** the server's entry file: src/index.ts, or BENCH_SERVER_ENTRY (to measure another checkout) */
   serverEntry: string
-  /** BENCH_ONLY: run only these groups (postgres, pooled, sqlite, failover, cold-start, memory, replica, big-notes); null = all */
+  /** BENCH_ONLY: run only these groups (postgres, pooled, sqlite, failover, cold-start, memory, replica, big-notes, remote); null = all */
   only: Set<string> | null
 }
 
-export const GROUPS = ['postgres', 'pooled', 'sqlite', 'failover', 'cold-start', 'memory', 'replica', 'big-notes'] as const
+export const GROUPS = ['postgres', 'pooled', 'sqlite', 'failover', 'cold-start', 'memory', 'replica', 'big-notes', 'remote'] as const
 
 const number = (env: Record<string, string | undefined>, name: string, fallback: number, min: number): number => {
   const raw = env[name]
@@ -57,6 +59,7 @@ export function readSettings(env: Record<string, string | undefined> = process.e
     replayN: number(env, 'BENCH_REPLAY_N', quick ? 1_000 : 10_000, 10),
     failoverTrials: number(env, 'BENCH_FAILOVER_TRIALS', quick ? 1 : 3, 1),
     coldStartTrials: number(env, 'BENCH_COLD_START_TRIALS', quick ? 2 : 5, 1),
+    remoteSamples: Math.round(number(env, 'BENCH_REMOTE_SAMPLES', quick ? 6 : 20, 2)),
     databaseUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     output,
     repoRoot,
