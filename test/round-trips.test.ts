@@ -122,7 +122,11 @@ describe.skipIf(!ok)('statements sent to PostgreSQL per request', () => { // ski
     await proxy?.close()
     await db?.drop()
     if (measured.length)
-      console.log(`statements per request (measured / allowed):\n${measured.map((m) => `  ${m.route}: ${m.statements} / ${m.allowed}`).join('\n')}`)
+      console.log(
+        `statements per request (measured / allowed):\n${measured
+          .map((m) => `  ${m.route}: ${m.statements} / ${m.allowed}${m.statements < m.allowed ? '  (fewer: lower its entry in ALLOWED)' : ''}`)
+          .join('\n')}`,
+      )
   }, 30_000)
 
   // ---- setup helpers: plain requests, sent before the counter is read ----
