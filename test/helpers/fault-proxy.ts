@@ -11,6 +11,10 @@
 //   { latencyMs }       forward both ways, each chunk delayed by latencyMs (order kept)
 //   { wakeMs }          a database waking from a nap (Neon's suspended compute): new connections are
 //                       accepted and held wakeMs before they reach the server; open ones pass
+//
+// It also counts the statements clients send (`statements`), read from the PostgreSQL frontend
+// protocol as it passes (StatementCounter): a test can hold the server to a number of round trips
+// per request. Counting only reads the bytes; forwarding and its timing are the same in every mode.
 import type { Socket, TCPSocketListener } from 'bun'
 
 export type FaultMode = 'pass' | 'refuse' | 'reset' | 'blackhole' | 'close' | { latencyMs: number } | { wakeMs: number }
@@ -26,6 +30,14 @@ export interface FaultProxy {
   /** bytes received from clients / from the target since start (held or dropped bytes included) */
   readonly bytesFromClients: number
   readonly bytesFromTarget: number
+  /**
+   * statements clients sent since start: each Sync (an extended-protocol query: Parse/Bind/Execute/Sync
+   * or Bind/Execute/Sync) and each simple Query. Counted as the bytes arrive from the client, before
+   * any delay: bytes held (blackhole, wake, latency) count at once, and so do bytes later dropped (reset,
+   * close). Connections the proxy does not forward (refuse, reset, close at accept) are not read, nor
+   * what follows a TLS or GSS handshake (encrypted): count with sslmode=disable.
+   */
+  readonly statements: number
   setMode(mode: FaultMode): void
   /** `url` with its host and port replaced by the proxy's */
   proxiedUrl(url: string): string
@@ -58,7 +70,74 @@ interface Link {
   upstreamState: 'none' | 'connecting' | 'open' | 'closed'
   toUpstream: Lane
   toClient: Lane
+  counter: StatementCounter
   done: boolean
+}
+
+// The codes of the packets a client may send before its startup packet (and CancelRequest instead of one).
+const SSL_REQUEST = 80877103
+const GSSENC_REQUEST = 80877104
+const CANCEL_REQUEST = 80877102
+const SYNC = 0x53 // 'S'
+const QUERY = 0x51 // 'Q'
+
+/**
+ * The statements of one client connection, read from the frontend protocol. First come untyped
+ * packets (int32 length including itself, int32 code): SSLRequest or GSSENCRequest, whose one-byte
+ * answer from the server (`serverAnswered`) says whether the rest is in the clear ('N'), then the
+ * startup packet, or a CancelRequest, after which nothing follows. Every later message is 1 type byte
+ * + int32 length including itself. Chunks split and pack messages anywhere, so the state carries over
+ * from one `feed` to the next; bodies are skipped, never copied.
+ */
+export class StatementCounter {
+  private phase: 'untyped' | 'answer' | 'typed' | 'opaque' = 'untyped'
+  private readonly header = new Uint8Array(8)
+  private readonly view = new DataView(this.header.buffer)
+  private have = 0
+  /** body bytes of the current message still to pass over */
+  private skip = 0
+
+  /** the next bytes from the client; returns the statements they completed the header of */
+  feed(bytes: Uint8Array): number {
+    let found = 0
+    let i = 0
+    while (i < bytes.byteLength) {
+      // Before the server's answer the client has nothing to send; after a TLS or GSS one, nothing is readable.
+      if (this.phase === 'answer' || this.phase === 'opaque') return found
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, bytes.byteLength - i)
+        this.skip -= n
+        i += n
+        continue
+      }
+      const headerLength = this.phase === 'untyped' ? 8 : 5
+      const n = Math.min(headerLength - this.have, bytes.byteLength - i)
+      this.header.set(bytes.subarray(i, i + n), this.have)
+      this.have += n
+      i += n
+      if (this.have < headerLength) return found
+      this.have = 0
+      if (this.phase === 'untyped') {
+        const code = this.view.getInt32(4)
+        this.skip = Math.max(0, this.view.getInt32(0) - 8)
+        this.phase = code === SSL_REQUEST || code === GSSENC_REQUEST ? 'answer' : code === CANCEL_REQUEST ? 'opaque' : 'typed'
+      } else {
+        this.skip = Math.max(0, this.view.getInt32(1) - 4)
+        if (this.header[0] === SYNC || this.header[0] === QUERY) found++
+      }
+    }
+    return found
+  }
+
+  /** true while the server's answer to an SSLRequest or GSSENCRequest is awaited */
+  get awaitingAnswer(): boolean {
+    return this.phase === 'answer'
+  }
+
+  /** the server's first byte after such a request: 'N' (78) the startup packet follows in the clear; else a handshake */
+  serverAnswered(byte: number): void {
+    if (this.phase === 'answer') this.phase = byte === 78 ? 'untyped' : 'opaque'
+  }
 }
 
 const HOST = '127.0.0.1'
@@ -72,6 +151,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   let accepted = 0
   let bytesFromClients = 0
   let bytesFromTarget = 0
+  let statements = 0
   let closed = false
   const links = new Set<Link>()
 
@@ -154,6 +234,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         data(_s, data) {
           bytesFromTarget += data.byteLength
           if (!link.done) enqueue(link, link.toClient, data)
+          if (link.counter.awaitingAnswer && data.byteLength > 0) link.counter.serverAnswered(data[0]!)
         },
         drain() {
           pump(link, link.toUpstream)
@@ -202,6 +283,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
             upstreamState: 'none',
             toUpstream: newLane(),
             toClient: newLane(),
+            counter: new StatementCounter(),
             done: false,
           }
           client.data = link
@@ -213,7 +295,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         data(client, data) {
           bytesFromClients += data.byteLength
           const link = client.data
-          if (link && !link.done) enqueue(link, link.toUpstream, data)
+          if (!link || link.done) return
+          enqueue(link, link.toUpstream, data)
+          // Read after the bytes are on their way: counting never holds them up.
+          statements += link.counter.feed(data)
         },
         drain(client) {
           if (client.data) pump(client.data, client.data.toClient)
@@ -269,6 +354,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     },
     get bytesFromTarget() {
       return bytesFromTarget
+    },
+    get statements() {
+      return statements
     },
     setMode(next) {
       if (closed) throw new Error('fault proxy is closed')
