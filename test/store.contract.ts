@@ -469,6 +469,42 @@ function sessionTests(get: Get): void {
       expect(await get().users.getForSession(user.id, live.id)).toBeNull()
     })
 
+    test('create with an audit event: both are written', async () => {
+      const user = await owner()
+      const input = makeSession(user.id)
+      const audit = { id: newId(), action: 'auth.login', actorId: user.id, targetId: user.id, ip: '10.0.0.1', details: { session_id: input.id } }
+      expect(await get().sessions.create(input, audit)).toMatchObject({ id: input.id, userId: user.id })
+      const events = (await get().audit.list({ limit: 100 })).items.filter((e) => e.id === audit.id)
+      expect(events).toEqual([expect.objectContaining({ action: 'auth.login', actorId: user.id, ip: '10.0.0.1', details: { session_id: input.id } })])
+    })
+
+    test('revokeAllForUser with an audit event: the event counts what the same write revoked', async () => {
+      const user = await owner()
+      const kept = await get().sessions.create(makeSession(user.id))
+      await get().sessions.create(makeSession(user.id))
+      await get().sessions.create(makeSession(user.id))
+      const audit = { id: newId(), action: 'auth.password_changed', actorId: user.id, targetId: user.id, details: { why: 'test' } }
+      expect(await get().sessions.revokeAllForUser(user.id, kept.id, audit)).toBe(2)
+      const none = { ...audit, id: newId() }
+      expect(await get().sessions.revokeAllForUser(user.id, kept.id, none)).toBe(0)
+      const events = (await get().audit.list({ limit: 100 })).items.filter((e) => e.id === audit.id || e.id === none.id)
+      expect(events.map((e) => [e.id, e.details])).toEqual([
+        [none.id, { why: 'test', sessions_revoked: 0 }],
+        [audit.id, { why: 'test', sessions_revoked: 2 }],
+      ])
+    })
+
+    test('getWithUser: the session of a token hash with its user, in one answer; the user null once deleted', async () => {
+      const user = await owner()
+      const session = await get().sessions.create(makeSession(user.id))
+      expect(await get().sessions.getWithUser(session.tokenHash)).toEqual({ session, user: (await get().users.getById(user.id))! })
+      expect(await get().sessions.getWithUser('no-such-hash')).toBeNull()
+      await get().users.update(user.id, { disabled: true })
+      expect((await get().sessions.getWithUser(session.tokenHash))?.user?.disabled).toBe(true)
+      await get().users.softDelete(user.id)
+      expect(await get().sessions.getWithUser(session.tokenHash)).toEqual({ session, user: null })
+    })
+
     test('a duplicate token hash → conflict, nothing written', async () => {
       const user = await owner()
       const first = await get().sessions.create(makeSession(user.id))

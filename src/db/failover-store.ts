@@ -63,7 +63,7 @@ const WRITES = {
 } as const
 const READS = {
   users: ['getById', 'getByEmail', 'getForSession', 'list'],
-  sessions: ['getByTokenHash'],
+  sessions: ['getByTokenHash', 'getWithUser'],
   notes: ['get', 'usage', 'list'],
   audit: ['list'],
   settings: ['get'],

@@ -159,9 +159,12 @@ export interface UserRepo {
 }
 
 export interface SessionRepo {
-  create(input: NewSession): Promise<Session>
+  /** `audit`: appended with the session, in the same statement (PostgreSQL) or write (SQLite) */
+  create(input: NewSession, audit?: NewAuditEvent): Promise<Session>
   /** any session with this hash, revoked or expired included (reuse detection needs them) */
   getByTokenHash(tokenHash: string): Promise<Session | null>
+  /** getByTokenHash with the session's user (null when deleted) in the same statement: what a refresh needs */
+  getWithUser(tokenHash: string): Promise<{ session: Session; user: User | null } | null>
   /**
    * Atomically revokes `oldId` (marking it replaced by `next.id`) and creates `next`.
    * Returns null, creating nothing, when `oldId` was already revoked (a concurrent rotation won).
@@ -169,8 +172,11 @@ export interface SessionRepo {
   rotate(oldId: string, next: NewSession): Promise<Session | null>
   /** idempotent */
   revoke(id: string): Promise<void>
-  /** revokes every active session of the user except `exceptId`; returns how many */
-  revokeAllForUser(userId: string, exceptId?: string): Promise<number>
+  /**
+   * revokes every active session of the user except `exceptId`; returns how many. `audit`: appended
+   * in the same statement (PostgreSQL) or write (SQLite), with that count as `details.sessions_revoked`
+   */
+  revokeAllForUser(userId: string, exceptId?: string, audit?: NewAuditEvent): Promise<number>
 }
 
 /** Per-user limits a write must stay within (NOTES_MAX_PER_USER, NOTES_MAX_BYTES_PER_USER). */

@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { z } from 'zod'
 import type { AppDeps, AppEnv } from '../app-env.ts'
-import { recordAudit } from '../auth/audit.ts'
+import { auditEvent, logAudit, recordAudit } from '../auth/audit.ts'
 import { clientIp } from '../auth/client-ip.ts'
 import { requireAuth, requireCaller } from '../auth/guard.ts'
 import { newPasswordProblem, PASSWORD_MAX_BYTES, utf8Length, type PasswordService } from '../auth/password.ts'
@@ -156,19 +156,17 @@ async function optionalLogoutBody(c: Context<AppEnv>): Promise<z.infer<typeof lo
 /** Rotates the refresh session of `tokenHash` and answers with the new pair (see POST /refresh). */
 async function rotateRefresh(deps: AppDeps, tokenHash: string, ip: string): Promise<TokenPair> {
   const { store } = deps
-  const presented = await store.sessions.getByTokenHash(tokenHash)
-  if (!presented) throw unauthorized('the refresh token is invalid')
+  // the session and its user in one statement
+  const found = await store.sessions.getWithUser(tokenHash)
+  if (!found) throw unauthorized('the refresh token is invalid')
+  const { session: presented, user } = found
   const graceMs = deps.config.auth.refreshReuseGraceS * 1000
 
   const reuse = async () => {
     // A rotated token came back: someone holds a copy. End every session of the user.
-    const revoked = await store.sessions.revokeAllForUser(presented.userId)
-    await recordAudit(deps, {
-      action: 'auth.refresh_reuse',
-      targetId: presented.userId,
-      ip,
-      details: { session_id: presented.id, sessions_revoked: revoked },
-    })
+    const event = auditEvent({ action: 'auth.refresh_reuse', targetId: presented.userId, ip, details: { session_id: presented.id } })
+    const revoked = await store.sessions.revokeAllForUser(presented.userId, undefined, event)
+    logAudit(deps.logger, { ...event, details: { ...event.details, sessions_revoked: revoked } })
     return unauthorized('the refresh token was already used; every session of this account has been ended')
   }
   // Rotated moments ago by a request this process did not answer (another instance, or a restart):
@@ -185,7 +183,6 @@ async function rotateRefresh(deps: AppDeps, tokenHash: string, ip: string): Prom
     await store.sessions.revoke(presented.id)
     throw unauthorized('the refresh token has expired')
   }
-  const user = await store.users.getById(presented.userId)
   if (!user || user.disabled) {
     await store.sessions.revoke(presented.id)
     throw unauthorized('the account is disabled or no longer exists')
@@ -261,8 +258,10 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
     limiter.reset(key)
     accountLimiter.undo(email)
     const { token, session } = newSession(deps, user.id)
-    await deps.store.sessions.create(session)
-    await recordAudit(deps, { action: 'auth.login', actorId: user.id, targetId: user.id, ip, details: { session_id: session.id } })
+    // the audit row rides along with the session: one statement
+    const login = auditEvent({ action: 'auth.login', actorId: user.id, targetId: user.id, ip, details: { session_id: session.id } })
+    await deps.store.sessions.create(session, login)
+    logAudit(deps.logger, login)
     c.header('Cache-Control', 'no-store')
     return c.json(await tokenPair(deps, user, session.id, token))
   })
@@ -306,12 +305,14 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
     return c.json({ user: userJson(found.user) })
   })
 
-  app.post('/password', requireAuth, ...jsonBody(passwordBody), async (c) => {
+  app.post('/password', requireCaller, ...jsonBody(passwordBody), async (c) => {
     const deps = c.get('deps')
     const { current_password, new_password } = c.req.valid('json')
     const ip = clientIp(c, deps.config.auth)
-    const user = await deps.store.users.getById(c.get('user').id)
-    if (!user) throw unauthorized('the account no longer exists')
+    const { userId, sessionId } = c.get('caller')
+    const found = await deps.store.users.getForSession(userId, sessionId)
+    if (!found) throw unauthorized(CALLER_UNAUTHORIZED)
+    const { user } = found
     // A stolen access token must not become a way to guess the password: same limiter as login.
     const limiter = state.limiter(deps)
     const key = LoginRateLimiter.key(ip, user.email)
@@ -324,8 +325,10 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
     }
     limiter.reset(key)
     await deps.store.users.setPassword(user.id, await passwords.hash(new_password))
-    const revoked = await deps.store.sessions.revokeAllForUser(user.id, c.get('sessionId'))
-    await recordAudit(deps, { action: 'auth.password_changed', actorId: user.id, targetId: user.id, ip, details: { sessions_revoked: revoked } })
+    // the other sessions end, and the audit row rides along with that statement
+    const changed = auditEvent({ action: 'auth.password_changed', actorId: user.id, targetId: user.id, ip })
+    const revoked = await deps.store.sessions.revokeAllForUser(user.id, found.sessionId, changed)
+    logAudit(deps.logger, { ...changed, details: { sessions_revoked: revoked } })
     return c.body(null, 204)
   })
 

@@ -1,8 +1,32 @@
 import type postgres from 'postgres'
-import { nowIso, type AuditRepo } from '../store.ts'
+import { nowIso, type AuditEvent, type AuditRepo, type NewAuditEvent } from '../store.ts'
 import type { PgExecutor } from './executor.ts'
+import type { QuerySql } from './pool.ts'
 import { toAuditEvent, type AuditRow } from './rows.ts'
 import { checkCursor, pageOf } from './uuid.ts'
+
+/** The audit row of `input` as a statement's own CTE inserts it: its columns, for a select from a one-row source. */
+export const auditValues = (sql: QuerySql, input: NewAuditEvent, now: string) => sql`
+  ${input.id}::uuid, ${now}::timestamptz, ${input.action}::text, ${input.actorId ?? null}::uuid, ${input.targetId ?? null}::uuid,
+  ${input.ip ?? null}::text, ${input.details ? sql.json(input.details as postgres.JSONValue) : null}::jsonb`
+
+/** The columns of an audit CTE `name`, prefixed `audit_` so they can sit beside another table's row. */
+export const auditColumnsOf = (sql: QuerySql, name: string) =>
+  sql.unsafe(['id', 'at', 'action', 'actor_id', 'target_id', 'ip', 'details'].map((c) => `${name}.${c} as audit_${c}`).join(', '))
+
+/** The audit event in a row that auditColumnsOf put there, if its CTE inserted one. */
+export function auditFrom(row: Record<string, unknown>): AuditEvent | null {
+  if (row.audit_id == null) return null
+  return toAuditEvent({
+    id: row.audit_id as string,
+    at: row.audit_at as Date,
+    action: row.audit_action as string,
+    actor_id: row.audit_actor_id as string | null,
+    target_id: row.audit_target_id as string | null,
+    ip: row.audit_ip as string | null,
+    details: row.audit_details as Record<string, unknown> | null,
+  })
+}
 
 export function createAuditRepo(ex: PgExecutor): AuditRepo {
   return {

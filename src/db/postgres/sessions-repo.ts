@@ -1,6 +1,11 @@
 import { nowIso, StoreError, type NewSession, type Session, type SessionRepo } from '../store.ts'
+import type postgres from 'postgres'
+import { auditColumnsOf, auditFrom, auditValues } from './audit-repo.ts'
 import type { PgExecutor } from './executor.ts'
-import { toSession, type SessionRow } from './rows.ts'
+import type { QuerySql } from './pool.ts'
+import { toSession, toUser, type SessionRow, type UserRow } from './rows.ts'
+
+const USER_COLUMNS = ['id', 'email', 'name', 'role', 'password_hash', 'disabled', 'created_at', 'updated_at', 'version', 'deleted_at'] as const
 import { isUuid } from './uuid.ts'
 
 export function createSessionRepo(ex: PgExecutor): SessionRepo {
@@ -21,14 +26,38 @@ export function createSessionRepo(ex: PgExecutor): SessionRepo {
   })
 
   return {
-    async create(input) {
+    async create(input, audit) {
+      const now = nowIso()
       // Idempotent for its own id, like users.create: a retried create returns what it committed.
+      // The audit row rides along in the same statement, inserted only with a session.
       const [row] = await ex.run((sql) => sql<SessionRow[]>`
-        insert into sessions ${sql(newRow(input, nowIso()))}
-        on conflict (id) do update set id = excluded.id where sessions.token_hash = excluded.token_hash
-        returning *`)
+        with created as (
+          insert into sessions ${sql(newRow(input, now))}
+          on conflict (id) do update set id = excluded.id where sessions.token_hash = excluded.token_hash
+          returning *
+        ), logged as (
+          insert into audit (id, at, action, actor_id, target_id, ip, details)
+          select ${audit ? auditValues(sql, audit, now) : sql`null::uuid, null, null, null, null, null, null`} from created
+          where ${audit !== undefined}
+          on conflict (id) do nothing
+          returning *
+        )
+        select created.*, ${auditColumnsOf(sql, 'logged')} from created left join logged on true`)
       if (!row) throw new StoreError('conflict', 'a session with this id already exists')
-      return written(row)
+      const event = auditFrom(row as unknown as Record<string, unknown>)
+      const session = written(row)
+      if (event) ex.emit({ table: 'audit', row: event })
+      return session
+    },
+
+    async getWithUser(tokenHash) {
+      const [row] = await ex.run((sql) => sql<(SessionRow & Record<string, unknown>)[]>`
+        select s.*, ${sql.unsafe(USER_COLUMNS.map((c) => `u.${c} as u_${c}`).join(', '))}
+        from sessions s left join users u on u.id = s.user_id and u.deleted_at is null
+        where s.token_hash = ${tokenHash}`)
+      if (!row) return null
+      const user = row.u_email === null ? null : toUser(Object.fromEntries(USER_COLUMNS.map((c) => [c, row[`u_${c}`]])) as unknown as UserRow)
+      return { session: toSession(row), user }
     },
 
     async getByTokenHash(tokenHash) {
@@ -76,16 +105,35 @@ export function createSessionRepo(ex: PgExecutor): SessionRepo {
       rows.forEach(written)
     },
 
-    async revokeAllForUser(userId, exceptId) {
+    async revokeAllForUser(userId, exceptId, audit) {
       if (!isUuid(userId)) return 0
       const now = nowIso()
       const keep = exceptId && isUuid(exceptId) ? exceptId : null
-      const rows = await ex.run((sql) => sql<SessionRow[]>`
+      const revoked = (sql: QuerySql) => sql`
         update sessions set revoked_at = ${now}, updated_at = ${now}, version = version + 1
         where user_id = ${userId} and revoked_at is null ${keep ? sql`and id <> ${keep}` : sql``}
-        returning *`)
-      rows.forEach(written)
-      return rows.length
+        returning *`
+      if (!audit) {
+        const rows = await ex.run((sql) => sql<SessionRow[]>`${revoked(sql)}`)
+        rows.forEach(written)
+        return rows.length
+      }
+      // The audit row rides along, with the count of what the same statement revoked.
+      const rows = await ex.run((sql) => sql<(SessionRow & Record<string, unknown>)[]>`
+        with revoked as (${revoked(sql)}), logged as (
+          insert into audit (id, at, action, actor_id, target_id, ip, details)
+          select ${audit.id}::uuid, ${now}::timestamptz, ${audit.action}::text, ${audit.actorId ?? null}::uuid,
+                 ${audit.targetId ?? null}::uuid, ${audit.ip ?? null}::text,
+                 ${sql.json((audit.details ?? {}) as postgres.JSONValue)}::jsonb || jsonb_build_object('sessions_revoked', (select count(*) from revoked))
+          on conflict (id) do nothing
+          returning *
+        )
+        select revoked.*, ${auditColumnsOf(sql, 'logged')} from (select 1) as one left join revoked on true left join logged on true`)
+      const sessions = rows.filter((r) => r.id !== null)
+      sessions.forEach(written)
+      const event = rows[0] ? auditFrom(rows[0]) : null
+      if (event) ex.emit({ table: 'audit', row: event })
+      return sessions.length
     },
   }
 }

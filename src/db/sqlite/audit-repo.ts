@@ -1,5 +1,5 @@
-import { nowIso, type AuditEvent, type AuditRepo } from '../store.ts'
-import type { Scope, SqliteConnection } from './connection.ts'
+import { nowIso, type AuditEvent, type AuditRepo, type NewAuditEvent } from '../store.ts'
+import type { Emit, Scope, SqliteConnection } from './connection.ts'
 import { pageLimit, toPage } from './paging.ts'
 import { auditParams, insertSql, toAudit, type AuditRow } from './rows.ts'
 
@@ -7,26 +7,27 @@ const INSERT = `${insertSql('audit')} ON CONFLICT (id) DO NOTHING RETURNING *`
 const BY_ID = 'SELECT * FROM audit WHERE id = $id'
 const LIST = 'SELECT * FROM audit WHERE ($cursor IS NULL OR id < $cursor) ORDER BY id DESC LIMIT $n'
 
+/** Appends `input` inside a write that is running (idempotent on id: a repeat returns the stored event). */
+export function appendAuditNow(conn: SqliteConnection, input: NewAuditEvent, emit: Emit): AuditEvent {
+  const event: AuditEvent = {
+    id: input.id,
+    at: nowIso(),
+    action: input.action,
+    actorId: input.actorId ?? null,
+    targetId: input.targetId ?? null,
+    ip: input.ip ?? null,
+    details: input.details ?? null,
+  }
+  const inserted = conn.stmt<AuditRow>(INSERT).get(auditParams(event))
+  if (!inserted) return toAudit(conn.stmt<AuditRow>(BY_ID).get({ id: input.id })!)
+  const stored = toAudit(inserted)
+  emit({ table: 'audit', row: stored })
+  return stored
+}
+
 export function sqliteAuditRepo(conn: SqliteConnection, scope: Scope): AuditRepo {
   return {
-    // Idempotent on id: a repeated append returns the event as first stored and writes nothing.
-    append: (input) =>
-      conn.write(scope, (emit) => {
-        const event: AuditEvent = {
-          id: input.id,
-          at: nowIso(),
-          action: input.action,
-          actorId: input.actorId ?? null,
-          targetId: input.targetId ?? null,
-          ip: input.ip ?? null,
-          details: input.details ?? null,
-        }
-        const inserted = conn.stmt<AuditRow>(INSERT).get(auditParams(event))
-        if (!inserted) return toAudit(conn.stmt<AuditRow>(BY_ID).get({ id: input.id })!)
-        const stored = toAudit(inserted)
-        emit({ table: 'audit', row: stored })
-        return stored
-      }),
+    append: (input) => conn.write(scope, (emit) => appendAuditNow(conn, input, emit)),
 
     list: (query) =>
       conn.read(scope, () => {

@@ -1,9 +1,11 @@
 import { nowIso, type NewSession, type Session, type SessionRepo } from '../store.ts'
+import { appendAuditNow } from './audit-repo.ts'
 import type { Emit, Scope, SqliteConnection } from './connection.ts'
-import { insertSql, sessionParams, toSession, type SessionRow } from './rows.ts'
+import { insertSql, sessionParams, toSession, toUser, type SessionRow, type UserRow } from './rows.ts'
 
 const INSERT = `${insertSql('sessions')} RETURNING *`
 const BY_TOKEN_HASH = 'SELECT * FROM sessions WHERE token_hash = $token_hash'
+const LIVE_USER = 'SELECT * FROM users WHERE id = $id AND deleted_at IS NULL'
 const REVOKE = `UPDATE sessions SET revoked_at = $now, replaced_by = coalesce($replaced_by, replaced_by), updated_at = $now,
   version = version + 1 WHERE id = $id AND revoked_at IS NULL RETURNING *`
 const REVOKE_ALL = `UPDATE sessions SET revoked_at = $now, updated_at = $now, version = version + 1
@@ -27,7 +29,24 @@ export function sqliteSessionRepo(conn: SqliteConnection, scope: Scope): Session
   }
 
   return {
-    create: (input) => conn.write(scope, (emit) => insert(input, nowIso(), emit), USER_MISSING),
+    create: (input, audit) =>
+      conn.write(
+        scope,
+        (emit) => {
+          const session = insert(input, nowIso(), emit)
+          if (audit) appendAuditNow(conn, audit, emit)
+          return session
+        },
+        USER_MISSING,
+      ),
+
+    getWithUser: (tokenHash) =>
+      conn.read(scope, () => {
+        const row = conn.stmt<SessionRow>(BY_TOKEN_HASH).get({ token_hash: tokenHash })
+        if (!row) return null
+        const user = conn.stmt<UserRow>(LIVE_USER).get({ id: row.user_id })
+        return { session: toSession(row), user: user ? toUser(user) : null }
+      }),
 
     getByTokenHash: (tokenHash) =>
       conn.read(scope, () => {
@@ -53,10 +72,11 @@ export function sqliteSessionRepo(conn: SqliteConnection, scope: Scope): Session
         revoke(id, null, nowIso(), emit)
       }),
 
-    revokeAllForUser: (userId, exceptId) =>
+    revokeAllForUser: (userId, exceptId, audit) =>
       conn.write(scope, (emit) => {
         const rows = conn.stmt<SessionRow>(REVOKE_ALL).all({ user_id: userId, except_id: exceptId ?? null, now: nowIso() })
         for (const row of rows) emit({ table: 'sessions', row: toSession(row) })
+        if (audit) appendAuditNow(conn, { ...audit, details: { ...audit.details, sessions_revoked: rows.length } }, emit)
         return rows.length
       }),
   }
