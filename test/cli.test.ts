@@ -103,7 +103,7 @@ describe.skipIf(!ok)('bun run db (PostgreSQL)', () => { // skipped only when Pos
     const env = { DATABASE_URL: database.url, DATABASE_TIMEOUT: '2', DATABASE_STARTUP_RETRIES: '0' }
 
     const dry = await db(cwd, ['migrate', '--dry-run'], env)
-    expect(dry.stdout).toContain('-- postgresql: 1 pending migration(s)')
+    expect(dry.stdout).toContain('-- postgresql: 2 pending migration(s)')
     const migrated = await db(cwd, ['migrate'], env)
     expect(migrated.stdout).toContain('postgresql: applied 0001_init')
     expect((await db(cwd, ['status'], env)).stdout).toContain('postgresql: up (DATABASE_URL), 0 pending migration(s)')

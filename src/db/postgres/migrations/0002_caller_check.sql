@@ -1,4 +1,4 @@
--- The caller check of Store.as(caller) (src/db/postgres/caller.ts): a statement made for a signed-in
+-- The caller check of Store.as(caller) (PgExecutor.callerCheck): a statement made for a signed-in
 -- caller carries `app_caller(...)` in its WHERE, so checking the account costs no round trip of its
 -- own. It takes no column, so PostgreSQL evaluates it once, before the statement reads or writes a
 -- row, and raises when the caller may not act: AU401 when the user is gone or disabled or the
