@@ -114,7 +114,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private readonly gate = new WriteGate()
   private readonly pace = new ReplayPace()
   /** rejecters of the primary calls in flight: on failover they stop waiting for a dead socket */
-  private readonly inFlight = new Set<(err: StoreError) => void>()
+  private readonly inFlight = new Map<(err: StoreError) => void, number>()
   private recovery: Promise<void> | null = null
   private copying: RowChange[] | null = null
   private readonly mirror: Mirror
@@ -384,7 +384,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   /** A primary call, abandoned (as unavailable) as soon as the store fails over. */
   private onPrimary<T>(call: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.inFlight.add(reject)
+      this.inFlight.set(reject, performance.now())
       call.then(
         (value) => {
           this.inFlight.delete(reject)
@@ -453,7 +453,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.lastFailoverAt = nowIso()
     this.applyDurability()
     const abandoned = new StoreError('unavailable', 'abandoned: the store failed over to SQLite')
-    for (const reject of this.inFlight) reject(abandoned)
+    for (const reject of this.inFlight.keys()) reject(abandoned)
     this.inFlight.clear()
     this.log.warn({ event: 'failover', cause, reason }, 'PostgreSQL unavailable: serving from SQLite, journaling writes for replay')
     this.auditQuietly('db.failover', { cause, reason })
@@ -590,7 +590,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
     if (this.isIdle()) return
     // Requests reached PostgreSQL since the last probe: it answers, and a probe would only wait in
     // the pool's queue behind them (and blame PostgreSQL for a busy pool).
-    if (this.mode === 'primary' && this.primarySeenAt !== null && Date.now() - this.primarySeenAt < this.probeDelayMs) {
+    // Not while a call has waited longer than a probe would: then PostgreSQL may have stopped answering.
+    if (this.mode === 'primary' && this.primarySeenAt !== null && Date.now() - this.primarySeenAt < this.probeDelayMs && !this.callWaitingLongerThan(this.opts.probeTimeoutMs ?? 1000)) {
       this.primaryStatus = 'up'
       await this.afterGoodProbe()
       return
@@ -611,6 +612,12 @@ export class FailoverStore implements Store, DatabaseRuntime {
     // In fallback mode the probe goes on (it must see the primary return), less often while idle.
     const idle = this.mode !== 'primary' && this.quietFor() >= (this.opts.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS)
     this.probeDelayMs = idle ? Math.min(this.probeDelayMs * 2, Math.max(IDLE_PROBE_MAX_MS, this.opts.probeIntervalMs)) : this.opts.probeIntervalMs
+  }
+
+  /** Has a primary call been waiting for longer than `ms`? (The oldest is first: a Map keeps insertion order.) */
+  private callWaitingLongerThan(ms: number): boolean {
+    for (const startedAt of this.inFlight.values()) return performance.now() - startedAt > ms
+    return false
   }
 
   private async probeOnce(ping: () => Promise<void>): Promise<boolean> {
