@@ -139,7 +139,9 @@ note create posts \`{"title":"bench note","body":"…"}\` (about 80 bytes). Befo
 an empty table and sorts every note of the user for a page of 20).
 
 What the raw baselines do (\`bench/baselines/\`, plain \`Bun.serve\`, no framework):
-- \`health.ts\`: returns the same /health JSON fields (built per request, like the server's); a second instance also
+- \`health.ts\`: returns the same /health JSON fields (built per request, like the server's): a body of the same
+  byte size with the same Content-Type (\`application/json\`), which the bench checks before measuring. The /health
+  row is measured with wrk -t1 -c32 (issue 16), the other rows with the run's settings; a second instance also
   sends the headers the server sends on other routes (copied from a live /config/database response, plus an
   X-Request-Id of its own), shown as an extra row: what the five page-protection headers cost by themselves, and
   why probes (/health, /health/live, /health/ready) answer without them. The server answers GET /health from
