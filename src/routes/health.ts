@@ -47,6 +47,8 @@ export type ReplicaHealth =
 
 const NO_REPLICA: ReplicaHealth = { configured: false, target: null, lag_ms: null, last_upload_at: null, pending_segments: 0, last_error: null }
 
+const uptimeS = (now: number, startedAt: number): number => Math.max(0, Math.floor((now - startedAt) / 1000))
+
 export function healthReport(
   s: RuntimeStatus,
   opts: { config: Config; startedAt: number; now?: number; admin?: boolean; replica?: ReplicaStatus | null },
@@ -90,7 +92,7 @@ export function healthReport(
     },
     outbox_pending: s.outboxPending,
     replica,
-    uptime_s: Math.max(0, Math.floor((now - opts.startedAt) / 1000)),
+    uptime_s: uptimeS(now, opts.startedAt),
     version: opts.config.version,
     warnings,
   }
@@ -140,6 +142,103 @@ export function healthRoutes(): Hono<AppEnv> {
   return r
 }
 
+// ---- the fast route's body, kept while nothing it reports changes ----
+
+// Every field of the runtime status and of the replica status, whether the report reads it or not:
+// a change of any of them rebuilds the body, so a field the report comes to read is never served
+// stale. `satisfies` makes a field added to these types a compile error here until it is listed.
+const STATUS_FIELDS = Object.keys({
+  mode: 0, activeKind: 0, fallbackActive: 0, outboxPending: 0, pinnedToFallback: 0, lastFailoverAt: 0, lastRecoveryAt: 0,
+} satisfies Record<Exclude<keyof RuntimeStatus, 'primary' | 'fallback'>, 0>) as Exclude<keyof RuntimeStatus, 'primary' | 'fallback'>[]
+const PRIMARY_FIELDS = Object.keys({
+  configured: 0, status: 0, lastError: 0, lastProbeAt: 0, idle: 0, checkedAt: 0,
+} satisfies Record<Exclude<keyof RuntimeStatus['primary'], 'pooler'>, 0>) as Exclude<keyof RuntimeStatus['primary'], 'pooler'>[]
+const FALLBACK_FIELDS = Object.keys({
+  ok: 0, path: 0, persistent: 0, journalMode: 0,
+} satisfies Record<keyof RuntimeStatus['fallback'], 0>) as (keyof RuntimeStatus['fallback'])[]
+const REPLICA_FIELDS = Object.keys({
+  configured: 0, target: 0, sync: 0, generation: 0, lag_ms: 0, last_upload_at: 0, last_snapshot_at: 0, pending_segments: 0, pending_changes: 0, last_error: 0,
+} satisfies Record<keyof ReplicaStatus, 0>) as (keyof ReplicaStatus)[]
+
+const sameFields = <T extends object>(a: T, b: T, fields: readonly (keyof T)[]): boolean => {
+  for (const f of fields) if (a[f] !== b[f]) return false
+  return true
+}
+
+function sameStatus(a: RuntimeStatus, b: RuntimeStatus): boolean {
+  if (!sameFields(a, b, STATUS_FIELDS) || !sameFields(a.primary, b.primary, PRIMARY_FIELDS) || !sameFields(a.fallback, b.fallback, FALLBACK_FIELDS)) return false
+  const [p, q] = [a.primary.pooler, b.primary.pooler]
+  if (p === q) return true
+  if (p.length !== q.length) return false
+  for (let i = 0; i < p.length; i++) if (p[i] !== q[i]) return false
+  return true
+}
+
+const sameReplica = (a: ReplicaStatus | null, b: ReplicaStatus | null): boolean => (a === null || b === null ? a === b : sameFields(a, b, REPLICA_FIELDS))
+
+interface KeptBody {
+  /** what it was made from */
+  status: RuntimeStatus
+  replica: ReplicaStatus | null
+  code: 200 | 503
+  /** the body as of `at` (ms) */
+  at: number
+  body: string
+  /**
+   * The body around its two clock fields — before the timestamp, between it and uptime_s, after
+   * uptime_s — or null if it could not be cut there (then each millisecond rebuilds it whole).
+   */
+  around: [string, string, string] | null
+}
+
+const TIMESTAMP_KEY = '"timestamp":"'
+const ISO_LENGTH = '2026-01-01T00:00:00.000Z'.length
+
+/** The body cut around its clock fields, checked against the values it was made with. */
+function cutAroundClock(body: string, report: HealthReport): [string, string, string] | null {
+  const start = body.indexOf(TIMESTAMP_KEY) + TIMESTAMP_KEY.length
+  const end = start + ISO_LENGTH
+  if (start < TIMESTAMP_KEY.length || report.timestamp.length !== ISO_LENGTH || body.slice(start, end) !== report.timestamp) return null
+  // inside a JSON string every quote is escaped: the first `,"uptime_s":` after the timestamp is the key
+  const uptime = `,"uptime_s":${report.uptime_s},`
+  const at = body.indexOf(uptime, end)
+  if (at < 0) return null
+  const afterKey = at + ',"uptime_s":'.length
+  return [body.slice(0, start), body.slice(end, afterKey), body.slice(afterKey + String(report.uptime_s).length)]
+}
+
+/**
+ * The /health answer (no admin) as JSON text, exactly `JSON.stringify(healthReport(...))` at `now`,
+ * without building and serialising the report each time. The runtime and replica status are read at
+ * every call (both synchronous, as cheap as before) and compared field by field with those the
+ * kept body was made from: any difference rebuilds it, so it never shows a state that has changed.
+ * While they are equal, only the clock fields move: the timestamp and uptime_s are put between the
+ * kept pieces, once per millisecond (the timestamp's resolution); the answers within one millisecond
+ * share one string.
+ */
+export function healthBodies({ db, config, startedAt, replica }: Pick<AppDeps, 'db' | 'config' | 'startedAt' | 'replica'>): (now: number) => { body: string; status: 200 | 503 } {
+  let kept: KeptBody | null = null
+  const build = (status: RuntimeStatus, replicaStatus: ReplicaStatus | null, now: number): KeptBody => {
+    const report = healthReport(status, { config, startedAt, now, replica: replicaStatus })
+    const body = JSON.stringify(report)
+    return { status, replica: replicaStatus, code: report.status === 'unhealthy' ? 503 : 200, at: now, body, around: cutAroundClock(body, report) }
+  }
+  return (now) => {
+    const status = db.status()
+    const replicaStatus = replica?.status() ?? null
+    if (kept === null || !sameStatus(kept.status, status) || !sameReplica(kept.replica, replicaStatus)) kept = build(status, replicaStatus, now)
+    else if (kept.at !== now) {
+      if (kept.around === null) kept = build(status, replicaStatus, now)
+      else {
+        const [beforeTimestamp, betweenClocks, afterUptime] = kept.around
+        kept.at = now
+        kept.body = `${beforeTimestamp}${new Date(now).toISOString()}${betweenClocks}${uptimeS(now, startedAt)}${afterUptime}`
+      }
+    }
+    return { body: kept.body, status: kept.code }
+  }
+}
+
 /**
  * GET /health for Bun's router (`Bun.serve({ routes })`), ahead of Hono. Load balancers and the
  * platform poll it all day, and Hono's middleware chain was a third of its cost (bench/RESULTS.md).
@@ -147,19 +246,22 @@ export function healthRoutes(): Hono<AppEnv> {
  * headers (http-frame.ts) with its X-Request-Id, and the same request log line. Without CORS only:
  * with CORS_ORIGINS set, the CORS middleware has headers to add, so Hono answers. A request with
  * an Authorization header goes to Hono too (`app`): an admin's answer adds the primary's last error.
+ * The body comes from healthBodies: made again only when the state it reports changes.
  */
 export function healthFastRoute(deps: AppDeps, app: { fetch: (req: Request) => Response | Promise<Response> }): (req: Request) => Response | Promise<Response> {
   const nextRequestId = requestIds()
+  const bodyAt = healthBodies(deps)
   // copying a ready Headers is cheaper than building one from an object each time
   const frameHeaders = new Headers({ ...PROBE_SECURITY_HEADERS, ...NO_STORE, 'Content-Type': 'application/json' })
   return (req) => {
-    if (req.headers.has('Authorization')) return app.fetch(req)
+    const requestHeaders = req.headers
+    if (requestHeaders.has('Authorization')) return app.fetch(req)
     const startedAt = performance.now()
-    const id = nextRequestId(req.headers.get('X-Request-Id'))
-    const { report, status } = healthAnswer(deps)
+    const id = nextRequestId(requestHeaders.get('X-Request-Id'))
+    const { body, status } = bodyAt(Date.now())
     const headers = new Headers(frameHeaders)
     headers.set('X-Request-Id', id)
-    const res = new Response(JSON.stringify(report), { status, headers })
+    const res = new Response(body, { status, headers })
     logRequest(deps.logger, startedAt, { method: req.method, path: '/health', status, request_id: id })
     return res
   }
