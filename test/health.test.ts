@@ -171,12 +171,13 @@ describe('healthBodies', () => {
     lag_ms: fc.nat(3_000), last_upload_at: fc.option(iso), last_snapshot_at: fc.option(iso), pending_segments: fc.nat(3), pending_changes: fc.nat(9), last_error: text,
   })
   // A change of the state: all of it, or one field only (taken from another random state), so that a
-  // field the kept body's comparison left out would be caught.
-  const STATUS_PATHS = [
-    ...['mode', 'activeKind', 'fallbackActive', 'outboxPending', 'pinnedToFallback', 'lastFailoverAt', 'lastRecoveryAt'].map((k) => [k]),
-    ...['configured', 'status', 'lastError', 'lastProbeAt', 'idle', 'checkedAt', 'pooler'].map((k) => ['primary', k]),
-    ...['ok', 'path', 'persistent', 'journalMode'].map((k) => ['fallback', k]),
-  ]
+  // field the kept body's comparison left out would be caught. The fields are those of a generated
+  // status: fc.record above must produce every field of the types (tsc checks), so a field added to
+  // RuntimeStatus or ReplicaStatus is changed on its own here too.
+  const fieldPaths = (sample: object): string[][] =>
+    Object.entries(sample).flatMap(([k, v]) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v).map((leaf) => [k, leaf]) : [[k]]))
+  const STATUS_PATHS = fieldPaths(fc.sample(runtime, 1)[0]!)
+  const REPLICA_PATHS = fieldPaths(fc.sample(replicaStatus, 1)[0]!)
   type Change<T> = { whole: boolean; from: T; path: string[] }
   const change = <T extends object>(arb: fc.Arbitrary<T>, paths: string[][]): fc.Arbitrary<Change<T>> =>
     fc.record({ whole: fc.boolean(), from: arb, path: fc.constantFrom(...paths) })
@@ -188,7 +189,6 @@ describe('healthBodies', () => {
     else (next[head] as Record<string, unknown>)[leaf] = ((c.from as Record<string, Record<string, unknown>>)[head]!)[leaf]
     return next as T
   }
-  const REPLICA_PATHS = ['target', 'sync', 'generation', 'lag_ms', 'last_upload_at', 'last_snapshot_at', 'pending_segments', 'pending_changes', 'last_error'].map((k) => [k])
   // one step: the state may change (or stay), the clock moves by 0 ms, a little, or past a second
   const step = fc.record({
     status: fc.option(change(runtime, STATUS_PATHS), { freq: 2 }),
@@ -272,6 +272,18 @@ describe("GET /health through Bun's router", () => {
     // a caller's well-formed id is kept, a malformed one replaced, as by the Hono frame
     expect((await fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'lb-probe-42' } }))).headers.get('x-request-id')).toBe('lb-probe-42')
     expect((await fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'bad id!' } }))).headers.get('x-request-id')).not.toBe('bad id!')
+  })
+
+  test('each answer keeps its own request id and headers: answers made one after the other do not share them', async () => {
+    const t = await appWith()
+    const fast = serverRoutes(t.deps, t.app)['/health']!.GET
+    const ask = (id?: string) => fast(new Request('http://localhost/health', id ? { headers: { 'X-Request-Id': id } } : {}))
+    const [first, second, third] = [await ask('probe-1'), await ask('probe-2'), await ask()]
+    expect([first.headers.get('x-request-id'), second.headers.get('x-request-id')]).toEqual(['probe-1', 'probe-2'])
+    expect(third.headers.get('x-request-id')).not.toMatch(/^probe-/)
+    third.headers.set('X-Extra', 'changed on one answer')
+    expect([...(await ask('probe-4')).headers.keys()].sort()).toEqual(['cache-control', 'content-type', 'x-content-type-options', 'x-request-id'])
+    expect(first.headers.get('x-request-id')).toBe('probe-1')
   })
 
   test('unhealthy (no store can serve): 503 from both, logged as an error by both', async () => {
