@@ -27,7 +27,7 @@ import { failover } from './scenarios/failover.ts'
 import { bigNotes } from './scenarios/big-notes.ts'
 import { memory } from './scenarios/memory.ts'
 import { replica } from './scenarios/replica.ts'
-import { pooledSuite, postgresSuite, sqliteSuite } from './scenarios/suites.ts'
+import { HEALTH_WRK, pooledSuite, postgresSuite, sqliteSuite } from './scenarios/suites.ts'
 import { throughputTable, type ThroughputOutcome } from './scenarios/throughput.ts'
 import { join } from 'node:path'
 
@@ -179,7 +179,7 @@ ${throughputTable(outcomes)}`,
       results,
       machine,
       command,
-      settings: `wrk -t${settings.threads} -c${settings.connections}, ${settings.durationS} s per measured run; ${settings.loadS} s mixed load for memory; ${settings.replayN} replayed writes; ${settings.failoverTrials} trial(s) per fault; ${settings.coldStartTrials} cold starts.`,
+      settings: `wrk -t${settings.threads} -c${settings.connections} (GET /health: -t${HEALTH_WRK.threads} -c${HEALTH_WRK.connections}), ${settings.durationS} s per measured run; ${settings.loadS} s mixed load for memory; ${settings.replayN} replayed writes; ${settings.failoverTrials} trial(s) per fault; ${settings.coldStartTrials} cold starts.`,
       elapsedS,
     })
     console.log(`\n${summaryTable(results)}\n`)

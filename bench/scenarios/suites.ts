@@ -29,7 +29,7 @@ async function serverHeaders(url: string): Promise<Record<string, string>> {
 }
 
 /** The /health row's wrk settings (issue 16): one wrk thread, leaving the other core to the server. */
-const HEALTH_WRK = { threads: 1, connections: 32 }
+export const HEALTH_WRK = { threads: 1, connections: 32 }
 
 /**
  * The /health baseline must answer what the server answers: a body of the same byte size (the
