@@ -29,7 +29,7 @@ import { bigNotes } from './scenarios/big-notes.ts'
 import { memory } from './scenarios/memory.ts'
 import { remoteDatabase } from './scenarios/remote.ts'
 import { replica } from './scenarios/replica.ts'
-import { pooledSuite, postgresSuite, sqliteSuite } from './scenarios/suites.ts'
+import { HEALTH_WRK, pooledSuite, postgresSuite, sqliteSuite } from './scenarios/suites.ts'
 import { throughputTable, type ThroughputOutcome } from './scenarios/throughput.ts'
 import { join } from 'node:path'
 
@@ -149,7 +149,9 @@ note create posts \`{"title":"bench note","body":"…"}\` (about 80 bytes). Befo
 an empty table and sorts every note of the user for a page of 20).
 
 What the raw baselines do (\`bench/baselines/\`, plain \`Bun.serve\`, no framework):
-- \`health.ts\`: returns the same /health JSON fields (built per request, like the server's); a second instance also
+- \`health.ts\`: returns the same /health JSON fields (built per request, like the server's): a body of the same
+  byte size with the same Content-Type (\`application/json\`), which the bench checks before measuring. The /health
+  row is measured with wrk -t1 -c32 (issue 16), the other rows with the run's settings; a second instance also
   sends the headers the server sends on other routes (copied from a live /config/database response, plus an
   X-Request-Id of its own), shown as an extra row: what the five page-protection headers cost by themselves, and
   why probes (/health, /health/live, /health/ready) answer without them. The server answers GET /health from
@@ -187,7 +189,7 @@ ${throughputTable(outcomes)}`,
       results,
       machine,
       command,
-      settings: `wrk -t${settings.threads} -c${settings.connections}, ${settings.durationS} s per measured run; ${settings.loadS} s mixed load for memory; ${settings.replayN} replayed writes; ${settings.failoverTrials} trial(s) per fault; ${settings.coldStartTrials} cold starts; ${settings.remoteSamples} requests per route with and without the delay for the remote-database round trips.`,
+      settings: `wrk -t${settings.threads} -c${settings.connections} (GET /health: -t${HEALTH_WRK.threads} -c${HEALTH_WRK.connections}), ${settings.durationS} s per measured run; ${settings.loadS} s mixed load for memory; ${settings.replayN} replayed writes; ${settings.failoverTrials} trial(s) per fault; ${settings.coldStartTrials} cold starts; ${settings.remoteSamples} requests per route with and without the delay for the remote-database round trips.`,
       elapsedS,
     })
     console.log(`\n${summaryTable(results)}\n`)

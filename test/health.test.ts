@@ -1,12 +1,15 @@
 // /health, /health/live, /health/ready and /config/database: the report's rules (pure), the real
 // process on SQLite only, and the real process on PostgreSQL through a fault proxy.
 import { afterAll, describe, expect, test } from 'bun:test'
+import fc from 'fast-check'
 import { join } from 'node:path'
 import { loadConfig } from '../src/config.ts'
 import type { RuntimeStatus } from '../src/db/runtime.ts'
 import { createApp, serverRoutes } from '../src/app.ts'
 import type { FailoverStore } from '../src/db/failover-store.ts'
-import { healthReport } from '../src/routes/health.ts'
+import { healthBodies, healthReport } from '../src/routes/health.ts'
+import type { ReplicaStatus } from '../src/db/replica/replicator.ts'
+import type { AppDeps } from '../src/app-env.ts'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
 import { getJson, ServerHarness } from './helpers/spawn-server.ts'
@@ -137,6 +140,101 @@ describe('healthReport', () => {
   })
 })
 
+// ---- the fast route's kept body: always what a fresh report would say ----
+
+describe('healthBodies', () => {
+  const config = loadConfig({ env: { FALLBACK_DATABASE_URL: 'sqlite:///./data/app.db', REPLICA_URL: 'file:///data/replica', REPLICA_INTERVAL_MS: '100' }, secretsPath: '/nonexistent/secret', isTTY: false })
+  const startedAt = Date.parse('2026-01-01T00:00:00.000Z')
+  const iso = fc.integer({ min: startedAt, max: startedAt + 10 * 86_400_000 }).map((t) => new Date(t).toISOString())
+  const text = fc.oneof(fc.constant(null), fc.string({ maxLength: 40 }), fc.constantFrom('"uptime_s":1,', ',"uptime_s":7,', '"timestamp":"x"', '\\"'))
+  const runtime: fc.Arbitrary<RuntimeStatus> = fc.record({
+    mode: fc.constantFrom('primary', 'fallback', 'recovering'),
+    activeKind: fc.constantFrom('postgresql', 'sqlite'),
+    fallbackActive: fc.boolean(),
+    outboxPending: fc.nat(5),
+    pinnedToFallback: fc.boolean(),
+    lastFailoverAt: fc.option(iso),
+    lastRecoveryAt: fc.option(iso),
+    primary: fc.record({
+      configured: fc.boolean(),
+      status: fc.constantFrom('up', 'down', 'unconfigured'),
+      lastError: text,
+      lastProbeAt: fc.option(iso),
+      idle: fc.boolean(),
+      checkedAt: fc.option(iso),
+      pooler: fc.array(fc.string({ maxLength: 10 }), { maxLength: 2 }),
+    }),
+    fallback: fc.record({ ok: fc.boolean(), path: fc.constantFrom('/data/app.db', ':memory:'), persistent: fc.boolean(), journalMode: fc.constantFrom('wal', 'memory') }),
+  })
+  const replicaStatus: fc.Arbitrary<ReplicaStatus> = fc.record({
+    configured: fc.constant(true as const), target: fc.constantFrom('file:///data/replica', 's3://b/p'), sync: fc.boolean(), generation: fc.option(fc.string({ maxLength: 8 })),
+    lag_ms: fc.nat(3_000), last_upload_at: fc.option(iso), last_snapshot_at: fc.option(iso), pending_segments: fc.nat(3), pending_changes: fc.nat(9), last_error: text,
+  })
+  // A change of the state: all of it, or one field only (taken from another random state), so that a
+  // field the kept body's comparison left out would be caught. The fields are those of a generated
+  // status: fc.record above must produce every field of the types (tsc checks), so a field added to
+  // RuntimeStatus or ReplicaStatus is changed on its own here too.
+  const fieldPaths = (sample: object): string[][] =>
+    Object.entries(sample).flatMap(([k, v]) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v).map((leaf) => [k, leaf]) : [[k]]))
+  const STATUS_PATHS = fieldPaths(fc.sample(runtime, 1)[0]!)
+  const REPLICA_PATHS = fieldPaths(fc.sample(replicaStatus, 1)[0]!)
+  type Change<T> = { whole: boolean; from: T; path: string[] }
+  const change = <T extends object>(arb: fc.Arbitrary<T>, paths: string[][]): fc.Arbitrary<Change<T>> =>
+    fc.record({ whole: fc.boolean(), from: arb, path: fc.constantFrom(...paths) })
+  function applied<T extends object>(current: T, c: Change<T>): T {
+    if (c.whole) return c.from
+    const next = structuredClone(current) as Record<string, unknown>
+    const [head, leaf] = c.path as [string, string | undefined]
+    if (leaf === undefined) next[head] = (c.from as Record<string, unknown>)[head]
+    else (next[head] as Record<string, unknown>)[leaf] = ((c.from as Record<string, Record<string, unknown>>)[head]!)[leaf]
+    return next as T
+  }
+  // one step: the state may change (or stay), the clock moves by 0 ms, a little, or past a second
+  const step = fc.record({
+    status: fc.option(change(runtime, STATUS_PATHS), { freq: 2 }),
+    replica: fc.option(change(replicaStatus, REPLICA_PATHS), { freq: 2 }),
+    advanceMs: fc.oneof(fc.constant(0), fc.nat(3), fc.nat(5_000)),
+  })
+
+  test('after any sequence of state changes and clock moves, the body is JSON.stringify(healthReport(...)) of that moment', () => {
+    fc.assert(
+      fc.property(runtime, fc.option(replicaStatus), fc.nat(100_000_000), fc.array(step, { minLength: 1, maxLength: 30 }), (first, firstReplica, offset, steps) => {
+        // both are handed out as fresh objects, as FailoverStore.status() and Replicator.status() do
+        let current = first
+        let currentReplica = firstReplica
+        const db = { status: () => structuredClone(current) } as unknown as FailoverStore
+        const replica = firstReplica === null ? null : ({ status: () => ({ ...currentReplica! }) } as unknown as NonNullable<AppDeps['replica']>)
+        const bodyAt = healthBodies({ db, config, startedAt, replica })
+        let now = startedAt + offset
+        for (const s of [{ status: null, replica: null, advanceMs: 0 }, ...steps]) {
+          if (s.status) current = applied(current, s.status)
+          if (s.replica && replica) currentReplica = applied(currentReplica!, s.replica)
+          now += s.advanceMs
+          const expected = healthReport(structuredClone(current), { config, startedAt, now, replica: currentReplica })
+          const { body, status } = bodyAt(now)
+          expect(body).toBe(JSON.stringify(expected))
+          expect(status).toBe(expected.status === 'unhealthy' ? 503 : 200)
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  test('a state that changes within the same millisecond is reported at once', () => {
+    const base = { mode: 'primary', activeKind: 'postgresql', fallbackActive: false, outboxPending: 0, pinnedToFallback: false, lastFailoverAt: null, lastRecoveryAt: null } as const
+    let current: RuntimeStatus = { ...base, primary: { configured: true, status: 'up', lastError: null, lastProbeAt: null, idle: false, checkedAt: null, pooler: [] }, fallback: { ok: true, path: '/data/app.db', persistent: true, journalMode: 'wal' } }
+    const db = { status: () => structuredClone(current) } as unknown as FailoverStore
+    const bodyAt = healthBodies({ db, config, startedAt, replica: null })
+    const now = startedAt + 1234
+    expect(JSON.parse(bodyAt(now).body)).toMatchObject({ status: 'healthy', mode: 'primary', outbox_pending: 0 })
+    current = { ...current, mode: 'fallback', activeKind: 'sqlite', fallbackActive: true, outboxPending: 2, primary: { ...current.primary, status: 'down' } }
+    expect(JSON.parse(bodyAt(now).body)).toMatchObject({ status: 'degraded', mode: 'fallback', database_type: 'sqlite', outbox_pending: 2, primary: { status: 'down' } })
+    current = { ...current, fallback: { ...current.fallback, ok: false } }
+    expect(bodyAt(now)).toMatchObject({ status: 503 })
+    expect(JSON.parse(bodyAt(now).body).status).toBe('unhealthy')
+  })
+})
+
 // ---- GET /health through Bun's router (serverRoutes) answers what the Hono route answers ----
 
 describe("GET /health through Bun's router", () => {
@@ -174,6 +272,18 @@ describe("GET /health through Bun's router", () => {
     // a caller's well-formed id is kept, a malformed one replaced, as by the Hono frame
     expect((await fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'lb-probe-42' } }))).headers.get('x-request-id')).toBe('lb-probe-42')
     expect((await fast(new Request('http://localhost/health', { headers: { 'X-Request-Id': 'bad id!' } }))).headers.get('x-request-id')).not.toBe('bad id!')
+  })
+
+  test('each answer keeps its own request id and headers: answers made one after the other do not share them', async () => {
+    const t = await appWith()
+    const fast = serverRoutes(t.deps, t.app)['/health']!.GET
+    const ask = (id?: string) => fast(new Request('http://localhost/health', id ? { headers: { 'X-Request-Id': id } } : {}))
+    const [first, second, third] = [await ask('probe-1'), await ask('probe-2'), await ask()]
+    expect([first.headers.get('x-request-id'), second.headers.get('x-request-id')]).toEqual(['probe-1', 'probe-2'])
+    expect(third.headers.get('x-request-id')).not.toMatch(/^probe-/)
+    third.headers.set('X-Extra', 'changed on one answer')
+    expect([...(await ask('probe-4')).headers.keys()].sort()).toEqual(['cache-control', 'content-type', 'x-content-type-options', 'x-request-id'])
+    expect(first.headers.get('x-request-id')).toBe('probe-1')
   })
 
   test('unhealthy (no store can serve): 503 from both, logged as an error by both', async () => {

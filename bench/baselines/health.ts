@@ -1,7 +1,8 @@
-// Raw baseline for GET /health: plain Bun.serve returning the same JSON fields, no framework.
+// Raw baseline for GET /health: plain Bun.serve returning the same JSON fields, no framework: a body of
+// the byte size of the server's answer, with its Content-Type (the bench checks both before measuring).
 // With SAME_HEADERS (a JSON object) it also sends the headers the server sends (security headers,
 // Cache-Control, and an X-Request-Id of its own), to tell the cost of the headers from the framework's.
-import { healthBody, listenPort, notFound } from '../lib/raw-http.ts'
+import { healthBody, JSON_CONTENT_TYPE, listenPort, notFound } from '../lib/raw-http.ts'
 
 const startedAt = Date.now()
 const sameHeaders = process.env.SAME_HEADERS !== undefined
@@ -16,7 +17,7 @@ Bun.serve({
   fetch(req) {
     const { pathname } = new URL(req.url)
     if (req.method !== 'GET' || pathname !== '/health') return notFound()
-    if (!sameHeaders) return Response.json(healthBody(startedAt, '0.1.0'))
+    if (!sameHeaders) return new Response(JSON.stringify(healthBody(startedAt, '0.1.0')), { headers: { 'Content-Type': JSON_CONTENT_TYPE } })
     return new Response(JSON.stringify(healthBody(startedAt, '0.1.0')), { headers: { ...serverHeaders, 'X-Request-Id': crypto.randomUUID() } })
   },
 })

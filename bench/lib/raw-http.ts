@@ -60,7 +60,17 @@ export function bearerUser(
   }
 }
 
-/** The same fields the server's GET /health returns when PostgreSQL is up. */
+/**
+ * What a hand-written server keeps of its database's last probe: the time PostgreSQL last answered,
+ * as the ISO string the body carries, refreshed as often as the server probes by default (2 s).
+ */
+let checkedAt = new Date().toISOString()
+setInterval(() => (checkedAt = new Date().toISOString()), 2_000).unref()
+
+/**
+ * The same fields, in the same order and of the same size, as the server's GET /health when
+ * PostgreSQL is up and no replica is configured; built per request, like the server's.
+ */
 export function healthBody(startedAt: number, version: string) {
   const now = Date.now()
   return {
@@ -71,13 +81,17 @@ export function healthBody(startedAt: number, version: string) {
     fallback_active: false,
     fallback_persistent: true,
     mode: 'primary',
-    primary: { configured: true, status: 'up' },
+    primary: { configured: true, status: 'up', idle: false, checked_at: checkedAt },
     outbox_pending: 0,
+    replica: { configured: false, target: null, lag_ms: null, last_upload_at: null, pending_segments: 0, last_error: null },
     uptime_s: Math.floor((now - startedAt) / 1000),
     version,
     warnings: [] as string[],
   }
 }
+
+/** the server's Content-Type for JSON (Response.json says `application/json;charset=utf-8`) */
+export const JSON_CONTENT_TYPE = 'application/json'
 
 export const unauthorized = () => Response.json({ error: { code: 'unauthorized', message: 'a valid bearer token is required' } }, { status: 401 })
 export const notFound = () => Response.json({ error: { code: 'not_found', message: 'no such route' } }, { status: 404 })

@@ -28,6 +28,27 @@ async function serverHeaders(url: string): Promise<Record<string, string>> {
   return Object.fromEntries([...res.headers].filter(([k]) => !skip.has(k.toLowerCase())))
 }
 
+/** The /health row's wrk settings (issue 16): one wrk thread, leaving the other core to the server. */
+export const HEALTH_WRK = { threads: 1, connections: 32 }
+
+/**
+ * The /health baseline must answer what the server answers: a body of the same byte size (the
+ * uptime's digits aside: the two processes did not start in the same second) with the same
+ * Content-Type. Throws, showing both, when it does not: the ratio would compare unlike answers.
+ */
+async function sameHealthAnswer(ctx: BenchContext, serverUrl: string, baselineUrl: string): Promise<void> {
+  const read = async (url: string) => {
+    const res = await fetch(url)
+    const body = await res.text()
+    return { body, bytes: Buffer.byteLength(body.replace(/"uptime_s":\d+/, '"uptime_s":0')), type: res.headers.get('content-type') }
+  }
+  const [server, baseline] = [await read(serverUrl), await read(baselineUrl)]
+  if (server.bytes !== baseline.bytes || server.type !== baseline.type) {
+    throw new Error(`the /health baseline does not answer like the server:\n  server   (${server.type}, ${server.bytes} bytes): ${server.body}\n  baseline (${baseline.type}, ${baseline.bytes} bytes): ${baseline.body}`)
+  }
+  ctx.log(`GET /health: server and baseline both answer ${server.bytes} bytes of ${server.type}`)
+}
+
 /** The processes a suite starts: each kept as it starts, all stopped together at the end. */
 function processGroup() {
   const running: Running[] = []
@@ -98,10 +119,12 @@ export async function postgresSuite(ctx: BenchContext, o: SuiteInput & { databas
     await analyze(o.databaseUrl)
     const outcomes: ThroughputOutcome[] = []
     ctx.log('throughput (PostgreSQL)')
+    await sameHealthAnswer(ctx, `${server.baseUrl}/health`, `${rawHealth.baseUrl}/health`)
     outcomes.push(
       await throughput(ctx, {
         label: 'GET /health',
         minRatio: 0.85,
+        wrk: HEALTH_WRK,
         infoNote: 'reported: the default level, at which a probe that succeeds is not logged',
         server: { url: `${server.baseUrl}/health`, pid: server.spawned.pid },
         baseline: { url: `${rawHealth.baseUrl}/health`, pid: rawHealth.spawned.pid },

@@ -18,10 +18,14 @@ export interface ThroughputCase {
   infoNote?: string
   /** more processes, reported beside the others without a target */
   extra?: { label: string; target: LoadTarget }[]
+  /** wrk settings of this figure when they differ from the run's (BENCH_THREADS, BENCH_CONNECTIONS) */
+  wrk?: { threads: number; connections: number }
 }
 
 export interface ThroughputOutcome {
   label: string
+  /** the wrk settings it was measured with */
+  wrk: { threads: number; connections: number }
   server: Measured
   baseline: Measured
   serverInfo: Measured
@@ -47,27 +51,32 @@ const flawed = (r: WrkResult): string | null =>
   r.non2xx > 0 || r.socketErrors > 0 ? `${r.non2xx} non-2xx, ${r.socketErrors} socket errors` : null
 
 export async function throughput(ctx: BenchContext, c: ThroughputCase): Promise<ThroughputOutcome> {
+  const wrk = c.wrk ?? { threads: ctx.settings.threads, connections: ctx.settings.connections }
   const rounds = { server: [] as Measured[], baseline: [] as Measured[], serverInfo: [] as Measured[], extra: (c.extra ?? []).map((): Measured[] => []) }
   for (let round = 1; round <= ctx.settings.rounds; round++) {
     const first = round === 1
     ctx.log(`  ${c.label}: round ${round} of ${ctx.settings.rounds}`)
     // server, baseline, info; then info, baseline, server: a drift of the machine favours neither
     const order = round % 2 === 1 ? (['server', 'baseline', 'serverInfo'] as const) : (['serverInfo', 'baseline', 'server'] as const)
-    for (const who of order) rounds[who].push(await measure(ctx, c[who], { warmup: first }))
-    for (const [i, e] of (c.extra ?? []).entries()) rounds.extra[i]!.push(await measure(ctx, e.target, { warmup: first }))
+    for (const who of order) rounds[who].push(await measure(ctx, c[who], { ...wrk, warmup: first }))
+    for (const [i, e] of (c.extra ?? []).entries()) rounds.extra[i]!.push(await measure(ctx, e.target, { ...wrk, warmup: first }))
   }
   const [server, baseline, serverInfo] = [median(rounds.server), median(rounds.baseline), median(rounds.serverInfo)]
   const extra = rounds.extra.map(median)
-  ctx.log(`    ${fmtInt(server.rps)} vs ${fmtInt(baseline.rps)} req/s (info: ${fmtInt(serverInfo.rps)})`)
-
   const ratio = pairedRatio(rounds.server, rounds.baseline)
+  const perRound = (ms: Measured[]) => ms.map((m, i) => fmtPct(m.rps / rounds.baseline[i]!.rps)).join(' · ')
+  ctx.log(`    ${fmtInt(server.rps)} vs ${fmtInt(baseline.rps)} req/s (info: ${fmtInt(serverInfo.rps)}), wrk -t${wrk.threads} -c${wrk.connections}`)
+  ctx.log(`    ratio ${fmtPct(ratio)}, target ≥ ${fmtPct(c.minRatio)}: ${ratio >= c.minRatio ? 'met' : 'missed'} (rounds: ${perRound(rounds.server)})`)
+  const cpu = (m: Measured) => (m.cpuUsPerRequest === null ? '—' : `${m.cpuUsPerRequest.toFixed(1)} µs`)
+  ctx.log(`    CPU per request: server ${cpu(server)}, baseline ${cpu(baseline)}`)
+
   const problem = flawed(server) ?? flawed(baseline)
   ctx.results.add({
     label: `${c.label} req/s`,
     server: fmtInt(server.rps),
     baseline: fmtInt(baseline.rps),
     ratio: fmtPct(ratio),
-    target: `≥ ${fmtPct(c.minRatio)} of baseline`,
+    target: `≥ ${fmtPct(c.minRatio)} of baseline${c.wrk ? `, wrk -t${wrk.threads} -c${wrk.connections}` : ''}`,
     met: problem ? false : ratio >= c.minRatio,
     ...(problem ? { note: problem } : {}),
   })
@@ -81,7 +90,7 @@ export async function throughput(ctx: BenchContext, c: ThroughputCase): Promise<
     met: null,
     ...(infoProblem ? { note: infoProblem } : {}),
   })
-  return { label: c.label, server, baseline, serverInfo, extra: (c.extra ?? []).map((e, i) => ({ label: e.label, result: extra[i]! })), rounds: [rounds.server, rounds.baseline, rounds.serverInfo, ...rounds.extra].map((r) => r.map((m) => m.rps)) }
+  return { label: c.label, wrk, server, baseline, serverInfo, extra: (c.extra ?? []).map((e, i) => ({ label: e.label, result: extra[i]! })), rounds: [rounds.server, rounds.baseline, rounds.serverInfo, ...rounds.extra].map((r) => r.map((m) => m.rps)) }
 }
 
 export function throughputTable(outcomes: ThroughputOutcome[]): string {
@@ -91,6 +100,7 @@ export function throughputTable(outcomes: ThroughputOutcome[]): string {
     for (const [i, [who, r]] of processes.entries()) {
       rows.push([
         o.label,
+        `-t${o.wrk.threads} -c${o.wrk.connections}`,
         who,
         fmtInt(r.rps),
         r.cpuUsPerRequest === null ? '—' : `${Math.round(r.cpuUsPerRequest)} µs`,
@@ -102,5 +112,5 @@ export function throughputTable(outcomes: ThroughputOutcome[]): string {
       ])
     }
   }
-  return table(['route', 'process', 'req/s (median round)', 'CPU per request', 'p50', 'p99', 'requests', 'errors', 'every round, req/s'], rows)
+  return table(['route', 'wrk', 'process', 'req/s (median round)', 'CPU per request', 'p50', 'p99', 'requests', 'errors', 'every round, req/s'], rows)
 }

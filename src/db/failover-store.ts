@@ -101,6 +101,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private primarySeenAt: number | null = null
   /** when the primary last ended a connection of ours (a nap or a restart does), ms since the epoch */
   private primaryLostAt: number | null = null
+  /** primarySeenAt as status() reports it: formatted once per value, not on every /health */
+  private primarySeenIso: { at: number; iso: string } | null = null
   /** when a request last needed a database, ms since the epoch: idleness is measured from it */
   private lastActivityAt = Date.now()
   /** the pause before the next probe: the configured period, growing while the fallback is idle */
@@ -656,6 +658,14 @@ export class FailoverStore implements Store, DatabaseRuntime {
     if (this.successes >= SUCCESSES_TO_RECOVER) await this.recover().catch(() => undefined)
   }
 
+  /** when PostgreSQL last answered, as an ISO string (the same string while it has not answered again) */
+  private checkedAt(): string | null {
+    const at = this.primarySeenAt
+    if (at === null) return null
+    if (this.primarySeenIso?.at !== at) this.primarySeenIso = { at, iso: new Date(at).toISOString() }
+    return this.primarySeenIso.iso
+  }
+
   // ---- DatabaseRuntime ----
 
   status(): RuntimeStatus {
@@ -669,7 +679,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
         lastError: this.primaryStatus === 'up' ? null : this.primaryError,
         lastProbeAt: this.lastProbeAt,
         idle: this.isIdle(),
-        checkedAt: this.primarySeenAt === null ? null : new Date(this.primarySeenAt).toISOString(),
+        checkedAt: this.checkedAt(),
         pooler: this.primary?.poolerNotes() ?? [],
       },
       fallback: {
