@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config-types.ts'
 import type { Replicator } from './db/replica/replicator.ts'
 import type { DatabaseRuntime } from './db/runtime.ts'
-import type { Caller, Store, User } from './db/store.ts'
+import type { Caller, Role, Store, User } from './db/store.ts'
 import type { createAccessTokenVerifier } from './auth/tokens.ts'
 
 export interface AppDeps {
@@ -27,6 +27,8 @@ export interface AppEnv {
     requestId: string
     /** set by the auth guards: the bearer token's claims (and the role a route requires) */
     caller: Caller
+    /** the role the bearer token was issued for (the store decides the role that counts) */
+    claimedRole: Role
     /** set by the auth guard requireAuth */
     user: AuthUser
     /** the session id claim of the access token (sid), set by the auth guard */

@@ -54,14 +54,14 @@ const ALLOWED = {
   'PATCH /api/v1/notes/:id': 1, // update, the limit check in the same statement
   'DELETE /api/v1/notes/:id': 1, // update
   'GET /api/v1/auth/me': 1, // users.getForSession: session and user
-  'POST /api/v1/auth/logout': 4, // session, the refresh token's session, revoke, audit (issue 16: still open)
+  'POST /api/v1/auth/logout': 1, // the live session and the body's refresh session ended, with the audit row
   'POST /api/v1/auth/login': 2, // user by email; new session with its audit row
   'POST /api/v1/auth/refresh': 2, // session by token with its user; rotate
   'POST /api/v1/auth/password': 3, // session and user; set password; revoke the others with the audit row
   'GET /api/v1/admin/users': 1, // page
   'GET /api/v1/admin/users/:id': 1, // user
-  'PATCH /api/v1/admin/users/:id': 6, // session, user; begin, update, audit, commit (issue 16: still open)
-  'DELETE /api/v1/admin/users/:id': 7, // session, user; begin, update, revoke sessions, audit, commit (issue 16: still open)
+  'PATCH /api/v1/admin/users/:id': 1, // the change, the sessions it ends and the audit rows
+  'DELETE /api/v1/admin/users/:id': 1, // disable, end the sessions, the audit row
   'GET /api/v1/admin/audit': 1, // page
 } as const satisfies Record<string, number>
 

@@ -694,6 +694,67 @@ function callerTests(get: Get): void {
       expect((await get().notes.list(user.id, { limit: 10 })).items).toEqual([note])
     })
 
+    test('endSessions (logout): the live session and the caller\'s own refresh session end, with the audit row', async () => {
+      const { user, session } = await signedIn()
+      const next = (await get().sessions.rotate(session.id, makeSession(user.id)))!
+      const other = await get().sessions.create(makeSession(user.id))
+      const stranger = await signedIn()
+      const audit = { id: newId(), action: 'auth.logout', ip: '10.0.0.2' }
+      // the token's session was rotated: its live successor ends; a stranger's token is ignored
+      expect(await get().sessions.endSessions(user.id, session.id, stranger.session.tokenHash, audit)).toEqual([next.id])
+      expect((await get().sessions.getByTokenHash(stranger.session.tokenHash))?.revokedAt).toBeNull()
+      expect(await get().users.getForSession(user.id, session.id)).toBeNull()
+      const again = await get().sessions.create(makeSession(user.id))
+      const second = { id: newId(), action: 'auth.logout' }
+      expect(await get().sessions.endSessions(user.id, again.id, other.tokenHash, second)).toEqual([again.id, other.id])
+      expect((await get().sessions.getByTokenHash(other.tokenHash))?.revokedAt).not.toBeNull()
+      const events = (await get().audit.list({ limit: 100 })).items.filter((e) => e.id === audit.id || e.id === second.id)
+      expect(events.map((e) => [e.actorId, e.targetId, e.details])).toEqual([
+        [user.id, user.id, { session_ids: [again.id, other.id] }],
+        [user.id, user.id, { session_ids: [next.id] }],
+      ])
+      // ended already: unauthorized, and no audit row
+      const late = { id: newId(), action: 'auth.logout' }
+      await expectStoreError(get().sessions.endSessions(user.id, again.id, null, late), 'unauthorized')
+      expect((await get().audit.list({ limit: 100 })).items.some((e) => e.id === late.id)).toBe(false)
+    })
+
+    test('changeAccount and disableAccount: the change, the sessions it ends and its audit rows together', async () => {
+      const admin = await signedIn('admin')
+      const target = await signedIn('user')
+      const second = await get().sessions.create(makeSession(target.user.id))
+      const as = get().as({ ...admin.caller, role: 'admin' })
+      const ev = (action: string, details?: Record<string, unknown>) => ({ id: newId(), action, actorId: admin.user.id, targetId: target.user.id, ...(details ? { details } : {}) })
+      // a rename alone: no session ends, one audit row
+      const renamed = await as.users.changeAccount(target.user.id, { patch: { name: 'Renamed' }, passwordHash: null, endSessions: false, keepSessionId: null }, { updated: ev('admin.user_updated', { fields: ['name'] }), disabled: ev('admin.user_disabled') })
+      expect(renamed.user).toMatchObject({ name: 'Renamed', version: target.user.version + 1 })
+      expect(renamed.audit.map((e) => [e.action, e.details])).toEqual([['admin.user_updated', { fields: ['name'], email: target.user.email, sessions_revoked: 0 }]])
+      // a new password and disabling, keeping one session: two audit rows, one session ended
+      const changed = await as.users.changeAccount(
+        target.user.id,
+        { patch: { disabled: true }, passwordHash: 'new-hash', endSessions: true, keepSessionId: second.id },
+        { updated: ev('admin.user_updated', { fields: ['disabled', 'password'] }), disabled: ev('admin.user_disabled') },
+      )
+      expect(changed.user).toMatchObject({ disabled: true, passwordHash: 'new-hash', version: target.user.version + 3 })
+      expect(changed.audit.map((e) => [e.action, e.details?.sessions_revoked]).sort()).toEqual([['admin.user_disabled', 1], ['admin.user_updated', 1]])
+      expect((await get().sessions.getByTokenHash(target.session.tokenHash))?.revokedAt).not.toBeNull()
+      expect((await get().sessions.getByTokenHash(second.tokenHash))?.revokedAt).toBeNull()
+      expect(await get().users.getById(target.user.id)).toEqual(changed.user)
+      // already disabled: no second user_disabled row
+      const again = await as.users.changeAccount(target.user.id, { patch: { disabled: true }, passwordHash: null, endSessions: true, keepSessionId: null }, { updated: ev('admin.user_updated'), disabled: ev('admin.user_disabled') })
+      expect(again.audit.map((e) => [e.action, e.details?.sessions_revoked])).toEqual([['admin.user_updated', 1]])
+      const disabled = await as.users.disableAccount(target.user.id, ev('admin.user_disabled'))
+      expect(disabled.user.disabled).toBe(true)
+      expect(disabled.audit.map((e) => e.details)).toEqual([{ email: target.user.email, sessions_revoked: 0 }])
+      await expectStoreError(as.users.disableAccount(newId(), ev('admin.user_disabled')), 'not_found')
+      await expectStoreError(as.users.changeAccount(newId(), { patch: { name: 'x' }, passwordHash: null, endSessions: false, keepSessionId: null }, { updated: ev('admin.user_updated'), disabled: ev('admin.user_disabled') }), 'not_found')
+      // not an admin: forbidden, nothing written
+      await get().users.update(target.user.id, { disabled: false })
+      const fresh = await get().sessions.create(makeSession(target.user.id))
+      await expectStoreError(get().as({ userId: target.user.id, sessionId: fresh.id, role: 'admin' }).users.disableAccount(admin.user.id, ev('admin.user_disabled')), 'forbidden')
+      expect((await get().users.getById(admin.user.id))?.disabled).toBe(false)
+    })
+
     test('a role: forbidden without it, the reads go through with it', async () => {
       const member = await signedIn('user')
       const admin = await signedIn('admin')

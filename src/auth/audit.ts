@@ -24,7 +24,7 @@ export interface AuditInput {
   details?: Record<string, unknown> | null
 }
 
-const WARN_ACTIONS: ReadonlySet<AuditAction> = new Set(['auth.login_failed', 'auth.refresh_reuse'])
+const WARN_ACTIONS: ReadonlySet<string> = new Set<AuditAction>(['auth.login_failed', 'auth.refresh_reuse'])
 
 /** The event to append for `input`, with its id. */
 export function auditEvent(input: AuditInput): NewAuditEvent & { action: AuditAction } {
@@ -39,7 +39,7 @@ export function auditEvent(input: AuditInput): NewAuditEvent & { action: AuditAc
 }
 
 /** The log line of an audit event the store has appended (with the write it describes, or alone). */
-export function logAudit(logger: Logger, event: NewAuditEvent & { action: AuditAction }): void {
+export function logAudit(logger: Logger, event: NewAuditEvent): void {
   const line = { audit: event.action, audit_id: event.id, actor_id: event.actorId, target_id: event.targetId, ip: event.ip, details: event.details }
   if (WARN_ACTIONS.has(event.action)) logger.warn(line, `audit ${event.action}`)
   else logger.info(line, `audit ${event.action}`)

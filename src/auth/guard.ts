@@ -14,7 +14,7 @@ import { guards } from '../openapi/route-meta.ts'
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9_\-.]+)[ \t]*$/i
 
 type Authenticated = { ok: true } | { ok: false; message: string }
-type Claimed = { ok: true; caller: Caller } | { ok: false; message: string }
+type Claimed = { ok: true; caller: Caller; role: Role } | { ok: false; message: string }
 
 /** The bearer token's claims, verified (no database): who the request says it acts as. */
 async function claimsOf(c: Context<AppEnv>): Promise<Claimed> {
@@ -25,7 +25,7 @@ async function claimsOf(c: Context<AppEnv>): Promise<Claimed> {
   const claims = await c.get('verifyAccessToken')(token)
   if (claims === 'expired') return { ok: false, message: 'the access token has expired' }
   if (claims === 'invalid') return { ok: false, message: 'the access token is invalid' }
-  return { ok: true, caller: { userId: claims.sub, sessionId: claims.sid } }
+  return { ok: true, caller: { userId: claims.sub, sessionId: claims.sid }, role: claims.role }
 }
 
 async function authenticate(c: Context<AppEnv>): Promise<Authenticated> {
@@ -53,16 +53,27 @@ export const requireCaller = guards(
     const claimed = await claimsOf(c)
     if (!claimed.ok) throw unauthorized(claimed.message)
     c.set('caller', claimed.caller)
+    c.set('claimedRole', claimed.role)
     await next()
   }),
   'bearer',
 )
 
-/** After requireCaller: the store must also find the caller in `role`, else 403. */
+/**
+ * After requireCaller: the store must also find the caller in `role`, else 403. A token issued for
+ * another role is looked up at once (the role may have changed since), so that a caller without the
+ * role hears 403 before anything about the request's body; a token of that role costs nothing here.
+ */
 export const callerRole = (role: Role) =>
   guards(
     createMiddleware<AppEnv>(async (c, next) => {
-      c.set('caller', { ...c.get('caller'), role })
+      const caller = c.get('caller')
+      if (c.get('claimedRole') !== role) {
+        const found = await c.get('deps').store.users.getForSession(caller.userId, caller.sessionId)
+        if (!found) throw unauthorized(CALLER_UNAUTHORIZED)
+        if (found.user.role !== role) throw new AppError('forbidden', `this route requires the ${role} role`)
+      }
+      c.set('caller', { ...caller, role })
       await next()
     }),
     { role },

@@ -55,8 +55,8 @@ export interface FailoverStoreOptions extends Omit<OpenedStores, 'reopenFallback
 
 // Which repository methods write: they take the write gate and are journaled in fallback mode.
 const WRITES = {
-  users: ['create', 'createIfAbsent', 'update', 'setPassword', 'softDelete'],
-  sessions: ['create', 'rotate', 'revoke', 'revokeAllForUser'],
+  users: ['create', 'createIfAbsent', 'update', 'setPassword', 'softDelete', 'changeAccount', 'disableAccount'],
+  sessions: ['create', 'rotate', 'revoke', 'revokeAllForUser', 'endSessions'],
   notes: ['create', 'update', 'softDelete'],
   audit: ['append'],
   settings: ['set', 'setIfAbsent'],

@@ -156,6 +156,35 @@ export interface UserRepo {
   setPassword(id: string, passwordHash: string): Promise<User>
   /** throws StoreError('not_found') */
   softDelete(id: string): Promise<void>
+  /**
+   * An admin's change of the live user `id`, in one statement (PostgreSQL) or one write (SQLite): the
+   * patch and the password, the user's sessions ended when `change.endSessions` (but `keepSessionId`
+   * and the session a refresh replaced it with), `audit.updated` appended, and `audit.disabled` too
+   * when the change disables an enabled user; both get `email` and `sessions_revoked` in their
+   * details. Throws StoreError('not_found').
+   */
+  changeAccount(id: string, change: AccountChange, audit: { updated: NewAuditEvent; disabled: NewAuditEvent }): Promise<AccountWrite>
+  /**
+   * Disables the live user `id` and ends all its sessions, with `audit` appended (its details get
+   * `email` and `sessions_revoked`), in one statement or write. Throws StoreError('not_found').
+   */
+  disableAccount(id: string, audit: NewAuditEvent): Promise<AccountWrite>
+}
+
+/** The user as an account change left it, and the audit events it appended. */
+export interface AccountWrite {
+  user: User
+  audit: AuditEvent[]
+}
+
+/** What PATCH /admin/users/:id changes (UserRepo.changeAccount). */
+export interface AccountChange {
+  patch: UserPatch
+  /** the new password's hash, or null */
+  passwordHash: string | null
+  endSessions: boolean
+  /** a session of the user that stays (the caller's own, when admins change their own password) */
+  keepSessionId: string | null
 }
 
 export interface SessionRepo {
@@ -177,6 +206,13 @@ export interface SessionRepo {
    * in the same statement (PostgreSQL) or write (SQLite), with that count as `details.sessions_revoked`
    */
   revokeAllForUser(userId: string, exceptId?: string, audit?: NewAuditEvent): Promise<number>
+  /**
+   * Logout: ends the session `sessionId` of user `userId` (or the session a refresh replaced it with,
+   * the one that is live) and the session of `alsoTokenHash` when it is the same user's, with `audit`
+   * appended (actor and target that user, details given `session_ids`), in one statement or write.
+   * Returns the ids ended; throws StoreError('unauthorized') when that session is not live.
+   */
+  endSessions(userId: string, sessionId: string, alsoTokenHash: string | null, audit: NewAuditEvent): Promise<string[]>
 }
 
 /** Per-user limits a write must stay within (NOTES_MAX_PER_USER, NOTES_MAX_BYTES_PER_USER). */

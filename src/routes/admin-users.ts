@@ -2,11 +2,11 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../app-env.ts'
-import { recordAudit } from '../auth/audit.ts'
+import { auditEvent, logAudit, recordAudit } from '../auth/audit.ts'
 import { clientIp } from '../auth/client-ip.ts'
 import { callerRole, callerStore, requireAuth, requireCaller, requireRole } from '../auth/guard.ts'
 import type { PasswordService } from '../auth/password.ts'
-import { newId, type AuditEvent, type UserPatch } from '../db/store.ts'
+import { isStoreError, newId, type AccountWrite, type AuditEvent, type UserPatch } from '../db/store.ts'
 import { AppError } from '../errors.ts'
 import { jsonBody, params, query, uuidField } from '../validation.ts'
 import { emailField, nameField, newPasswordField, roleField, userJson } from './auth.ts'
@@ -34,7 +34,8 @@ const userNotFound = () => new AppError('not_found', 'user not found')
 export function adminUsersRoutes(passwords: PasswordService): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
-  // Reads check the admin in their own statement (Store.as: one round trip); writes look the admin up first.
+  // The admin is checked in the statement of the route itself (Store.as: one round trip); creating a
+  // user, which takes an email lookup, a bcrypt hash and an insert anyway, looks the admin up first.
   const asAdmin = [requireCaller, callerRole('admin')] as const
   const adminFirst = [requireAuth, requireRole('admin')] as const
 
@@ -71,64 +72,56 @@ export function adminUsersRoutes(passwords: PasswordService): Hono<AppEnv> {
     return c.json({ user: userJson(user) })
   })
 
-  app.patch('/users/:id', ...adminFirst, params(idParam), ...jsonBody(patchBody), async (c) => {
+  app.patch('/users/:id', ...asAdmin, params(idParam), ...jsonBody(patchBody), async (c) => {
     const deps = c.get('deps')
     const { id } = c.req.valid('param')
     const body = c.req.valid('json')
-    const actor = c.get('user')
+    const actor = c.get('caller')
     // An admin cannot lock themselves out; another admin (or SEED_RESET_PASSWORDS) can.
-    if (id === actor.id && (body.disabled === true || body.role === 'user')) {
+    if (id === actor.userId && (body.disabled === true || body.role === 'user')) {
       throw new AppError('conflict', 'you cannot disable or demote your own account')
     }
-    const before = await deps.store.users.getById(id)
-    if (!before) throw userNotFound()
     const passwordHash = body.password === undefined ? null : await passwords.hash(body.password)
     const patch: UserPatch = {}
     if (body.name !== undefined) patch.name = body.name
     if (body.role !== undefined) patch.role = body.role
     if (body.disabled !== undefined) patch.disabled = body.disabled
     const ip = clientIp(c, deps.config.auth)
-
-    const user = await deps.store.transaction(async (tx) => {
-      let updated = Object.keys(patch).length > 0 ? await tx.users.update(id, patch) : before
-      if (passwordHash) updated = await tx.users.setPassword(id, passwordHash)
-      // A new password or a disabled account ends every session (but the one of an admin changing their own password).
-      const exceptId = id === actor.id ? c.get('sessionId') : undefined
-      const revoked = passwordHash || patch.disabled ? await tx.sessions.revokeAllForUser(id, exceptId) : 0
-      const changed = Object.keys(body).filter((k) => body[k as keyof typeof body] !== undefined)
-      const audit = { actorId: actor.id, targetId: id, ip }
-      if (patch.disabled === true && !before.disabled) {
-        await recordAudit({ store: tx, logger: deps.logger }, { ...audit, action: 'admin.user_disabled', details: { email: before.email, sessions_revoked: revoked } })
-      }
-      await recordAudit({ store: tx, logger: deps.logger }, {
-        ...audit,
-        action: 'admin.user_updated',
-        details: { email: before.email, fields: changed, ...(patch.role ? { role: patch.role } : {}), sessions_revoked: revoked },
-      })
-      return updated
-    })
-    return c.json({ user: userJson(user) })
+    const changed = Object.keys(body).filter((k) => body[k as keyof typeof body] !== undefined)
+    const audit = {
+      disabled: auditEvent({ action: 'admin.user_disabled', actorId: actor.userId, targetId: id, ip }),
+      updated: auditEvent({ action: 'admin.user_updated', actorId: actor.userId, targetId: id, ip, details: { fields: changed, ...(patch.role ? { role: patch.role } : {}) } }),
+    }
+    // The admin check, the change, the sessions it ends (a new password or a disabled account ends
+    // them all, but the one of an admin changing their own password) and the audit rows: one statement.
+    let written: AccountWrite
+    try {
+      written = await callerStore(c).users.changeAccount(
+        id,
+        { patch, passwordHash, endSessions: Boolean(passwordHash || patch.disabled), keepSessionId: id === actor.userId ? actor.sessionId : null },
+        audit,
+      )
+    } catch (e) {
+      throw isStoreError(e, 'not_found') ? userNotFound() : e
+    }
+    for (const event of written.audit) logAudit(deps.logger, event)
+    return c.json({ user: userJson(written.user) })
   })
 
   /** Disables (never erases): the account's notes and audit trail stay, and it can be re-enabled. */
-  app.delete('/users/:id', ...adminFirst, params(idParam), async (c) => {
+  app.delete('/users/:id', ...asAdmin, params(idParam), async (c) => {
     const deps = c.get('deps')
     const { id } = c.req.valid('param')
-    const actor = c.get('user')
-    if (id === actor.id) throw new AppError('conflict', 'you cannot disable your own account')
-    const before = await deps.store.users.getById(id)
-    if (!before) throw userNotFound()
-    await deps.store.transaction(async (tx) => {
-      await tx.users.update(id, { disabled: true })
-      const revoked = await tx.sessions.revokeAllForUser(id)
-      await recordAudit({ store: tx, logger: deps.logger }, {
-        action: 'admin.user_disabled',
-        actorId: actor.id,
-        targetId: id,
-        ip: clientIp(c, deps.config.auth),
-        details: { email: before.email, sessions_revoked: revoked },
-      })
-    })
+    const actor = c.get('caller')
+    if (id === actor.userId) throw new AppError('conflict', 'you cannot disable your own account')
+    const disabled = auditEvent({ action: 'admin.user_disabled', actorId: actor.userId, targetId: id, ip: clientIp(c, deps.config.auth) })
+    let written: AccountWrite
+    try {
+      written = await callerStore(c).users.disableAccount(id, disabled)
+    } catch (e) {
+      throw isStoreError(e, 'not_found') ? userNotFound() : e
+    }
+    for (const event of written.audit) logAudit(deps.logger, event)
     return c.body(null, 204)
   })
 

@@ -5,7 +5,7 @@ import { z } from 'zod'
 import type { AppDeps, AppEnv } from '../app-env.ts'
 import { auditEvent, logAudit, recordAudit } from '../auth/audit.ts'
 import { clientIp } from '../auth/client-ip.ts'
-import { requireAuth, requireCaller } from '../auth/guard.ts'
+import { callerStore, requireCaller } from '../auth/guard.ts'
 import { newPasswordProblem, PASSWORD_MAX_BYTES, utf8Length, type PasswordService } from '../auth/password.ts'
 import { LoginRateLimiter } from '../auth/rate-limit.ts'
 import { RefreshGrace } from '../auth/refresh-grace.ts'
@@ -276,24 +276,15 @@ export function authRoutes(passwords: PasswordService): Hono<AppEnv> {
     return c.json(pair)
   })
 
-  app.post('/logout', requireAuth, async (c) => {
+  app.post('/logout', requireCaller, async (c) => {
     const deps = c.get('deps')
-    const user = c.get('user')
+    const { userId, sessionId } = c.get('caller')
     const body = await optionalLogoutBody(c)
-    const ended = [c.get('sessionId')]
-    if (body.refresh_token) {
-      const session = await deps.store.sessions.getByTokenHash(hashRefreshToken(body.refresh_token))
-      // Another user's token is ignored, not revoked: a bearer may only end their own sessions.
-      if (session && session.userId === user.id) ended.push(session.id)
-    }
-    for (const id of new Set(ended)) await deps.store.sessions.revoke(id)
-    await recordAudit(deps, {
-      action: 'auth.logout',
-      actorId: user.id,
-      targetId: user.id,
-      ip: clientIp(c, deps.config.auth),
-      details: { session_ids: [...new Set(ended)] },
-    })
+    // The caller's session, the body's refresh session when it is the caller's own (another user's
+    // token is ignored, not revoked), and the audit row: one statement.
+    const loggedOut = auditEvent({ action: 'auth.logout', actorId: userId, targetId: userId, ip: clientIp(c, deps.config.auth) })
+    const ended = await callerStore(c).sessions.endSessions(userId, sessionId, body.refresh_token ? hashRefreshToken(body.refresh_token) : null, loggedOut)
+    logAudit(deps.logger, { ...loggedOut, details: { session_ids: ended } })
     return c.body(null, 204)
   })
 

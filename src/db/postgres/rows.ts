@@ -190,3 +190,21 @@ export const settingColumns = (s: Setting) => ({
 
 /** The key a row is identified by in its table: `id`, or `key` for settings. */
 export const rowKey = (change: RowChange): string => (change.table === 'settings' ? change.row.key : change.row.id)
+
+/**
+ * Rows that one statement wrote to several tables come back as `jsonb_agg(to_jsonb(cte))`, one array
+ * per table (see account-writes.ts): timestamps are then ISO text with an offset, made Dates here.
+ */
+const TIMESTAMPS = ['created_at', 'updated_at', 'deleted_at', 'expires_at', 'revoked_at', 'at'] as const
+
+function datesIn<R>(json: Record<string, unknown>): R {
+  const row: Record<string, unknown> = { ...json }
+  for (const c of TIMESTAMPS) if (typeof row[c] === 'string') row[c] = new Date(row[c] as string)
+  return row as R
+}
+
+export const usersFromJson = (rows: unknown): User[] => ((rows ?? []) as Record<string, unknown>[]).map((r) => toUser(datesIn<UserRow>(r)))
+export const sessionsFromJson = (rows: unknown): Session[] =>
+  ((rows ?? []) as Record<string, unknown>[]).map((r) => toSession(datesIn<SessionRow>(r)))
+export const auditFromJson = (rows: unknown): AuditEvent[] =>
+  ((rows ?? []) as Record<string, unknown>[]).map((r) => toAuditEvent(datesIn<AuditRow>(r)))

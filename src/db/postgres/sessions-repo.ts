@@ -1,9 +1,9 @@
-import { nowIso, StoreError, type NewSession, type Session, type SessionRepo } from '../store.ts'
+import { callerUnauthorized, nowIso, StoreError, type NewSession, type Session, type SessionRepo } from '../store.ts'
 import type postgres from 'postgres'
 import { auditColumnsOf, auditFrom, auditValues } from './audit-repo.ts'
 import type { PgExecutor } from './executor.ts'
 import type { QuerySql } from './pool.ts'
-import { toSession, toUser, type SessionRow, type UserRow } from './rows.ts'
+import { auditFromJson, sessionsFromJson, toSession, toUser, type SessionRow, type UserRow } from './rows.ts'
 
 const USER_COLUMNS = ['id', 'email', 'name', 'role', 'password_hash', 'disabled', 'created_at', 'updated_at', 'version', 'deleted_at'] as const
 import { isUuid } from './uuid.ts'
@@ -103,6 +103,43 @@ export function createSessionRepo(ex: PgExecutor): SessionRepo {
         where id = ${id} and revoked_at is null
         returning *`)
       rows.forEach(written)
+    },
+
+    async endSessions(userId, sessionId, alsoTokenHash, audit) {
+      if (!isUuid(userId) || !isUuid(sessionId)) throw callerUnauthorized()
+      const now = nowIso()
+      const [row] = await ex.run((sql) => sql<{ ended: string[] | null; sessions: unknown; audit: unknown }[]>`
+        with me as (
+          select case when s.revoked_at is null then s.id else r.id end as live_id, s.user_id
+          from sessions s join users u on u.id = s.user_id left join sessions r on r.id = s.replaced_by
+          where s.id = ${sessionId} and u.id = ${userId} and u.deleted_at is null and not u.disabled ${ex.callerCheck(sql)}
+            and ((s.revoked_at is null and s.expires_at > ${now})
+              or (r.user_id = s.user_id and r.revoked_at is null and r.expires_at > ${now}))
+        ), ended as (
+          select live_id as id, 0 as n from me
+          union all
+          select t.id, 1 from sessions t join me on t.user_id = me.user_id
+          where t.token_hash = ${alsoTokenHash} and t.id <> me.live_id
+        ), revoked as (
+          update sessions set revoked_at = ${now}, updated_at = ${now}, version = version + 1
+          where id in (select id from ended) and revoked_at is null
+          returning *
+        ), logged as (
+          insert into audit (id, at, action, actor_id, target_id, ip, details)
+          select ${audit.id}::uuid, ${now}::timestamptz, ${audit.action}::text, me.user_id::text, me.user_id::text, ${audit.ip ?? null}::text,
+                 ${sql.json((audit.details ?? {}) as postgres.JSONValue)}::jsonb
+                   || jsonb_build_object('session_ids', (select jsonb_agg(id order by n) from ended))
+          from me
+          on conflict (id) do nothing
+          returning *
+        )
+        select (select jsonb_agg(id order by n) from ended) as ended,
+               (select jsonb_agg(to_jsonb(revoked)) from revoked) as sessions,
+               (select jsonb_agg(to_jsonb(logged)) from logged) as audit`)
+      if (!row?.ended) throw callerUnauthorized()
+      for (const session of sessionsFromJson(row.sessions)) ex.emit({ table: 'sessions', row: session })
+      for (const event of auditFromJson(row.audit)) ex.emit({ table: 'audit', row: event })
+      return row.ended
     },
 
     async revokeAllForUser(userId, exceptId, audit) {

@@ -1,4 +1,5 @@
-import { nowIso, type NewSession, type Session, type SessionRepo } from '../store.ts'
+import { callerUnauthorized, nowIso, type NewSession, type Session, type SessionRepo } from '../store.ts'
+import { LIVE_SESSION } from './caller.ts'
 import { appendAuditNow } from './audit-repo.ts'
 import type { Emit, Scope, SqliteConnection } from './connection.ts'
 import { insertSql, sessionParams, toSession, toUser, type SessionRow, type UserRow } from './rows.ts'
@@ -6,6 +7,7 @@ import { insertSql, sessionParams, toSession, toUser, type SessionRow, type User
 const INSERT = `${insertSql('sessions')} RETURNING *`
 const BY_TOKEN_HASH = 'SELECT * FROM sessions WHERE token_hash = $token_hash'
 const LIVE_USER = 'SELECT * FROM users WHERE id = $id AND deleted_at IS NULL'
+const LIVE_ID = `SELECT CASE WHEN s.revoked_at IS NULL THEN s.id ELSE r.id END AS live_id ${LIVE_SESSION}`
 const REVOKE = `UPDATE sessions SET revoked_at = $now, replaced_by = coalesce($replaced_by, replaced_by), updated_at = $now,
   version = version + 1 WHERE id = $id AND revoked_at IS NULL RETURNING *`
 const REVOKE_ALL = `UPDATE sessions SET revoked_at = $now, updated_at = $now, version = version + 1
@@ -70,6 +72,19 @@ export function sqliteSessionRepo(conn: SqliteConnection, scope: Scope): Session
     revoke: (id) =>
       conn.write(scope, (emit) => {
         revoke(id, null, nowIso(), emit)
+      }),
+
+    endSessions: (userId, sessionId, alsoTokenHash, audit) =>
+      conn.write(scope, (emit) => {
+        const now = nowIso()
+        const me = conn.stmt<{ live_id: string }>(LIVE_ID).get({ id: userId, session_id: sessionId, now })
+        if (!me) throw callerUnauthorized()
+        const ended = [me.live_id]
+        const other = alsoTokenHash ? conn.stmt<SessionRow>(BY_TOKEN_HASH).get({ token_hash: alsoTokenHash }) : null
+        if (other && other.user_id === userId && other.id !== me.live_id) ended.push(other.id)
+        for (const id of ended) revoke(id, null, now, emit)
+        appendAuditNow(conn, { ...audit, actorId: userId, targetId: userId, details: { ...audit.details, session_ids: ended } }, emit)
+        return ended
       }),
 
     revokeAllForUser: (userId, exceptId, audit) =>
