@@ -89,6 +89,29 @@ describe.if(ok)('the mirror of a FailoverStore', () => {
     }
   })
 
+  test('a row written in a savepoint that was rolled back (its error caught) never reaches SQLite', async () => {
+    const { store, fallback, close } = await failoverOnPostgres(dir, 'mirror')
+    try {
+      const undone = { id: newId(), email: `u-${newId()}@example.com`, name: 'U', passwordHash: 'x', role: 'user' as const }
+      const kept = { id: newId(), email: `k-${newId()}@example.com`, name: 'K', passwordHash: 'x', role: 'user' as const }
+      await store.transaction(async (tx) => {
+        await tx
+          .transaction(async (inner) => {
+            await inner.users.create(undone)
+            throw new Error('roll the savepoint back')
+          })
+          .catch(() => undefined)
+        await tx.users.create(kept)
+      })
+      // a failover applies everything the mirror holds before SQLite serves
+      await store.switchToFallback()
+      expect(await fallback.users.getById(kept.id)).toMatchObject({ email: kept.email })
+      expect(await fallback.users.getById(undone.id)).toBeNull()
+    } finally {
+      await close()
+    }
+  })
+
   test('close() applies what is pending before closing SQLite', async () => {
     const { store, close } = await failoverOnPostgres(dir, 'mirror')
     const path = store.status().fallback.path

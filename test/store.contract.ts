@@ -1189,6 +1189,23 @@ function changeSinkTests(get: () => ReplicableStore): void {
       expect(deleted.row).toEqual((await exportedRow(get(), 'users', user.id))!)
     })
 
+    test('a nested transaction rolled back (its error caught) reports none of its rows; the rest of the outer one is reported', async () => {
+      const { store, changes } = sinkStore()
+      const kept = makeUser()
+      const undone = makeUser()
+      await store.transaction(async (tx) => {
+        await tx
+          .transaction(async (inner) => {
+            await inner.users.create(undone)
+            throw new Error('undo the inner transaction')
+          })
+          .catch(() => undefined)
+        await tx.users.create(kept)
+      })
+      expect(await get().users.getById(undone.id)).toBeNull()
+      expect(changes.map((c) => rowKey(c))).toEqual([kept.id])
+    })
+
     test('createIfAbsent that creates reports the new user', async () => {
       const { store, changes } = sinkStore()
       const { user } = await store.users.createIfAbsent(makeUser())

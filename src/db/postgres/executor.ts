@@ -155,6 +155,10 @@ export class PgExecutor {
     const root = this.tx?.root ?? (await this.pool.acquire(this.deadlineMs))
     const deadline = new Deadline(this.deadlineMs, () => this.pool.discard(root))
     let fnError: { error: unknown } | null = null
+    // Rows written in here reach the sink only once this transaction (or savepoint) has succeeded:
+    // a savepoint rolled back, its error caught by the outer transaction, must not reach the mirror.
+    const written: RowChange[] = []
+    const sink = this.sink ? (change: RowChange) => void written.push(change) : null
     const body = async (sql: TxSql): Promise<T> => {
       // Without startup parameters (a transaction-mode pooler) the statement timeout is set per
       // transaction, sent ahead of fn's first query on the same connection: no round trip of its own.
@@ -163,7 +167,7 @@ export class PgExecutor {
       deadline.pause()
       onStart()
       try {
-        return await fn(new PgExecutor(this.pool, this.deadlineMs, this.sink, { sql, root }, this.caller))
+        return await fn(new PgExecutor(this.pool, this.deadlineMs, sink, { sql, root }, this.caller))
       } catch (error) {
         fnError = { error }
         throw error
@@ -173,7 +177,9 @@ export class PgExecutor {
     }
     const work = this.tx ? this.tx.sql.savepoint(body) : root.begin(body)
     try {
-      return (await deadline.race(work)) as T
+      const result = (await deadline.race(work)) as T
+      for (const change of written) this.sink?.(change)
+      return result
     } catch (e) {
       if (fnError !== null) throw new FnFailed((fnError as { error: unknown }).error)
       this.dropIfLost(e, root)
