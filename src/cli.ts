@@ -1,18 +1,22 @@
 // `bun run db <command>`: the database chores, without starting the server. It opens the databases
 // exactly as the server does (same configuration, same fallback file), so run it beside the app.
 import type { Logger } from 'pino'
+import { APP_MIGRATION_DIRS, newMigration, rollbackCommand, UsageError, withMigrationTargets, type MigrationDirs } from './cli/migrations.ts'
 import { runReplicaCommand } from './cli/replica.ts'
 import { runSeedCommand } from './cli/seed.ts'
 import { configSecrets, loadConfig } from './config.ts'
 import { ConfigError, type Config } from './config-types.ts'
 import { FailoverStore } from './db/failover-store.ts'
+import { upSql } from './db/migration-files.ts'
 import { BootError, oneLine, openStores, type OpenedStores } from './db/open.ts'
 import { createLogger } from './logger.ts'
 import { redactConnectionStrings } from './redact.ts'
 
 const USAGE = `usage: bun run db <command>
 
+  new <name>            write the next numbered migration, NNNN_<name>.sql, for PostgreSQL and SQLite
   migrate [--dry-run]   apply pending migrations to both databases (--dry-run: print their SQL only)
+  rollback [--dry-run]  undo the last applied migration of each database, by its "-- down" section
   status                migrations, mode and outbox depth
   seed                  create the declared seed accounts (SEED_*) in the active database
   backup                copy the SQLite fallback into BACKUP_DIR (VACUUM INTO, mode 0600)
@@ -29,39 +33,51 @@ interface Context {
   logger: Logger
   opened: OpenedStores
   print: Print
+  migrationDirs: MigrationDirs
+}
+
+export interface CliOptions {
+  /** the folders `new` writes to and `migrate`, `rollback` and `status` read: the app's by default (tests pass temp folders) */
+  migrationDirs?: MigrationDirs
+  /** where a failed command's one line goes: stderr by default */
+  printError?: Print
 }
 
 const COMMANDS: Record<string, (ctx: Context, args: string[]) => Promise<void>> = {
-  async migrate({ opened, print }, args) {
+  async migrate({ config, opened, print, migrationDirs }, args) {
     const dryRun = args.includes('--dry-run')
-    const targets = [
-      { name: 'sqlite', pending: async () => opened.fallback.pendingMigrations(), migrate: () => opened.fallback.migrate() },
-      ...(opened.primary && opened.primaryUp
-        ? [{ name: 'postgresql', pending: () => opened.primary!.pendingMigrations(), migrate: () => opened.primary!.migrate() }]
-        : []),
-    ]
     if (!opened.primaryUp && opened.primaryConfigured) print(`postgresql: unreachable (${opened.primaryError}); only SQLite is handled`)
-    for (const t of targets) {
-      if (dryRun) {
-        const pending = await t.pending()
-        print(`-- ${t.name}: ${pending.length} pending migration(s)`)
-        for (const m of pending) print(`-- ${String(m.version).padStart(4, '0')}_${m.name}.sql\n${m.sql.trimEnd()}\n`)
-      } else {
-        const report = await t.migrate()
-        print(`${t.name}: applied ${report.applied.length ? report.applied.join(', ') : 'nothing'} (${report.current.length} already applied)`)
+    await withMigrationTargets(config, opened, migrationDirs, async (targets) => {
+      for (const t of targets) {
+        if (dryRun) {
+          const pending = await t.pending()
+          print(`-- ${t.name}: ${pending.length} pending migration(s)`)
+          for (const m of pending) print(`-- ${String(m.version).padStart(4, '0')}_${m.name}.sql\n${upSql(m).trimEnd()}\n`)
+        } else {
+          const report = await t.migrate()
+          print(`${t.name}: applied ${report.applied.length ? report.applied.join(', ') : 'nothing'} (${report.current.length} already applied)`)
+        }
       }
-    }
+    })
+  },
+
+  async rollback({ config, opened, print, migrationDirs }, args) {
+    if (!opened.primaryUp && opened.primaryConfigured) print(`postgresql: unreachable (${opened.primaryError}); only SQLite is handled`)
+    await withMigrationTargets(config, opened, migrationDirs, (targets) => rollbackCommand(targets, args.includes('--dry-run'), print))
   },
 
   async status(ctx) {
     const { opened, print } = ctx
-    const pending = opened.fallback.pendingMigrations().length
+    const [sqlite, postgresql] = await withMigrationTargets(ctx.config, opened, ctx.migrationDirs, (targets) =>
+      Promise.all(targets.map(async (t) => (await t.pending()).length)),
+    )
+    const pending = sqlite!
     // An unmigrated file has no outbox yet: nothing is journaled in it.
     const outbox = pending > 0 ? 0 : opened.fallback.outbox.count()
     print(`sqlite: ${opened.fallback.path}, ${pending} pending migration(s), outbox ${outbox} entries`)
     if (!opened.primaryConfigured) print('postgresql: not configured')
-    else if (!opened.primary || !opened.primaryUp) print(`postgresql: down (${opened.primaryError})`)
-    else print(`postgresql: up (${ctx.config.database.source}), ${(await opened.primary.pendingMigrations()).length} pending migration(s)`)
+    else if (postgresql === undefined) print(`postgresql: down (${opened.primaryError})`)
+    else print(`postgresql: up (${ctx.config.database.source}), ${postgresql} pending migration(s)`)
     if (pending === 0) print(`conflicts recorded here: ${opened.fallback.listConflicts().length}`)
   },
 
@@ -108,8 +124,32 @@ async function withRuntime(ctx: Context, fn: (db: FailoverStore) => Promise<unkn
   }
 }
 
-export async function runCli(argv: string[], env: Record<string, string | undefined>, print: Print = console.log): Promise<number> {
+export async function runCli(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  print: Print = console.log,
+  options: CliOptions = {},
+): Promise<number> {
   const [name, ...args] = argv
+  const migrationDirs = options.migrationDirs ?? APP_MIGRATION_DIRS
+  const printError = options.printError ?? ((line: string) => void process.stderr.write(`${line}\n`))
+  const fail = (message: string): number => {
+    printError(oneLine(redactConnectionStrings(message), 1_000))
+    return 1
+  }
+  // Writes files only: no configuration, no database.
+  if (name === 'new') {
+    try {
+      for (const path of newMigration(args, migrationDirs)) print(`created ${path}`)
+      return 0
+    } catch (e) {
+      if (e instanceof UsageError) {
+        printError(e.message)
+        return 2
+      }
+      return fail(e instanceof Error ? e.message : String(e))
+    }
+  }
   const command = name ? COMMANDS[name] : undefined
   if (!command && name !== 'replica') {
     print(USAGE)
@@ -141,7 +181,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     throw e
   }
   try {
-    await command({ config, logger, opened, print }, args)
+    await command({ config, logger, opened, print, migrationDirs }, args)
     return 0
   } catch (e) {
     return fail(e instanceof Error ? e.message : String(e))
@@ -149,11 +189,6 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     await opened.primary?.close().catch(() => undefined)
     await opened.fallback.close().catch(() => undefined)
   }
-}
-
-function fail(message: string): number {
-  process.stderr.write(`${oneLine(redactConnectionStrings(message), 1_000)}\n`)
-  return 1
 }
 
 if (import.meta.main) process.exit(await runCli(process.argv.slice(2), process.env))
