@@ -62,7 +62,9 @@ const COMMANDS: Record<string, (ctx: Context, args: string[]) => Promise<void>> 
   },
 
   async rollback({ config, opened, print, migrationDirs }, args) {
-    if (!opened.primaryUp && opened.primaryConfigured) print(`postgresql: unreachable (${opened.primaryError}); only SQLite is handled`)
+    // Both databases step back together: SQLite alone now, PostgreSQL later, would undo two different migrations.
+    if (!opened.primaryUp && opened.primaryConfigured)
+      throw new Error(`postgresql: unreachable (${opened.primaryError}); a rollback undoes the last migration of both databases together, so nothing was rolled back: run it again when PostgreSQL answers`)
     await withMigrationTargets(config, opened, migrationDirs, (targets) => rollbackCommand(targets, args.includes('--dry-run'), print))
   },
 

@@ -323,6 +323,26 @@ describe.skipIf(!ok)('bun run db migrate / rollback (PostgreSQL and SQLite)', ()
     }
   })
 
+  test('with PostgreSQL configured but unreachable, nothing is rolled back, not even on SQLite', async () => {
+    const { env, path, pg } = await setup('cli_unreachable')
+    try {
+      const dirs = migrationDirs()
+      await newTagsMigration(dirs)
+      expect((await db(['migrate'], dirs, env)).code).toBe(0)
+      const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+      const port = listener.port
+      listener.stop(true)
+      const down = { ...env, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nowhere` }
+      const out = await db(['rollback'], dirs, down)
+      expect(out.code).toBe(1)
+      expect(out.stderr).toStartWith('postgresql: unreachable (')
+      expect(out.stderr).toContain('nothing was rolled back')
+      expect(sqliteState(path)).toEqual({ versions: [1, 3], tags: true })
+    } finally {
+      await pg.end({ timeout: 1 })
+    }
+  })
+
   test('a down part that fails rolls back nothing', async () => {
     const { env, path, pg, pgState } = await setup('cli_bad_down')
     try {
