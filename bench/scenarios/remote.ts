@@ -82,9 +82,18 @@ async function passwordCheckMs(): Promise<number> {
   return median(times)
 }
 
-const met = (o: Outcome): boolean => o.roundTrips <= o.target.max
-const trips = (o: Outcome): string => `${o.target.passwordCheck ? 'password check + ' : ''}${o.roundTrips.toFixed(2)}`
-const targetText = (t: RoundTripTarget): string => `≤ ${t.passwordCheck ? 'password check + ' : ''}${t.max}`
+/**
+ * Round trips in units of the baseline's: the proxy's timers fire a little late, so one real round
+ * trip through it costs slightly more than RT_MS (the baseline, which makes exactly one, reads about
+ * 1.05). A target is judged on this, which is what the server costs against the minimum.
+ */
+const inBaselineTrips = (o: Outcome, base: Outcome): number => o.roundTrips / base.roundTrips
+/** Issue 16's "≤ 1.1" for one round trip: what a whole number of round trips may read over it, measured. */
+const MEASUREMENT_SLACK = 0.1
+const met = (o: Outcome, base: Outcome): boolean => inBaselineTrips(o, base) <= o.target.max + MEASUREMENT_SLACK
+const trips = (o: Outcome, base?: Outcome): string =>
+  `${o.target.passwordCheck ? 'password check + ' : ''}${o.roundTrips.toFixed(2)}${base ? ` (${inBaselineTrips(o, base).toFixed(2)} of the baseline's)` : ''}`
+const targetText = (t: RoundTripTarget): string => `≤ ${t.passwordCheck ? 'password check + ' : ''}${t.max + MEASUREMENT_SLACK}`
 
 export async function remoteDatabase(ctx: BenchContext, o: { databaseUrl: string; account: Account; jwtSecret: string; fallbackPath: string }): Promise<void> {
   const target = new URL(o.databaseUrl)
@@ -145,18 +154,18 @@ function report(ctx: BenchContext, r: { base: Outcome; outcomes: Outcome[]; chec
   for (const o of r.outcomes) {
     ctx.results.add({
       label: `remote database: round trips of ${o.label}`,
-      server: trips(o),
+      server: trips(o, r.base),
       baseline: r.base.roundTrips.toFixed(2),
       ratio: '—',
       target: targetText(o.target),
-      met: met(o),
+      met: met(o, r.base),
       ...(baseOk ? {} : { note: 'the baseline is off one round trip: the method did not hold in this run' }),
     })
   }
-  const row = (o: Outcome, targetCell: string, metCell: string) => [o.label, fmtMs(o.plainMs), fmtMs(o.delayedMs), trips(o), targetCell, metCell]
+  const row = (o: Outcome, targetCell: string, metCell: string) => [o.label, fmtMs(o.plainMs), fmtMs(o.delayedMs), trips(o), (o.roundTrips / r.base.roundTrips).toFixed(2), targetCell, metCell]
   const rows = [
     row(r.base, `1 ± ${BASELINE_TOLERANCE} (checks the method)`, baseOk ? '✅ yes' : '❌ no'),
-    ...r.outcomes.map((o) => row(o, targetText(o.target), met(o) ? '✅ yes' : '❌ no')),
+    ...r.outcomes.map((o) => row(o, targetText(o.target), met(o, r.base) ? '✅ yes' : '❌ no')),
   ]
   ctx.results.section(
     `Remote database: PostgreSQL round trips per request`,
@@ -170,12 +179,14 @@ PostgreSQL is in both medians and cancels out. Setup (a fresh note or user for e
 logout, the refresh token the previous rotation returned) is made before each timed request, untimed and without
 the delay; every timed request answered its 2xx. The raw baseline (\`bench/baselines/pg-select.ts\`: \`Bun.serve\` +
 postgres.js, one \`select 1\` per request, through the same proxy) is the least a request can cost and must come out
-at 1: it checks the proxy and the method. bcrypt's time would cancel out too, but at the default cost it moves by
+at 1: it checks the proxy and the method. It reads a little over 1 (the proxy's timers fire late), so each route is
+also given in the baseline's round trips, and its target is judged on that: N whole round trips, read as at most
+N + ${MEASUREMENT_SLACK} (issue 16's "≤ 1.1" for one). bcrypt's time would cancel out too, but at the default cost it moves by
 tens of ms from one request to the next on a shared machine (at cost 10 the password change's figure moved by more
 than a round trip between two runs), which swamps a ${RT_MS} ms step; no query depends on the cost, so the server runs
 with the cheapest, \`BCRYPT_COST=${BCRYPT_COST}\`. Login is "password check + N": the check at the default cost ${DEFAULT_BCRYPT_COST} takes ${fmtMs(r.checkMs)} here
 (timed in the bench process with the server's \`verifyPassword\`), and N round trips come on top of it.
 
-${table(['route', `median without delay`, `median with ${RT_MS} ms RT`, 'round trips', 'target', 'met'], rows)}`,
+${table(['route', `median without delay`, `median with ${RT_MS} ms RT`, 'round trips', "in the baseline's round trips", 'target', 'met'], rows)}`,
   )
 }
