@@ -9,6 +9,8 @@
 // - Every mutable row carries createdAt, updatedAt and version (+1 per update).
 // - Emails are stored trimmed and lower-cased (`normalizeEmail`); lookups normalize too.
 
+import { TABLES } from './tables.ts'
+
 export type StoreKind = 'postgresql' | 'sqlite'
 export type Role = 'admin' | 'user'
 
@@ -341,8 +343,9 @@ export interface Store {
 
 // ---- replication: what the failover layer moves between the two databases ----
 
-export type SyncTable = 'users' | 'sessions' | 'notes' | 'audit' | 'settings'
-export const SYNC_TABLES: readonly SyncTable[] = ['users', 'sessions', 'notes', 'audit', 'settings']
+export type SyncTable = (typeof TABLES)[number]['name']
+/** TABLES' order (src/db/tables.ts): parents before children */
+export const SYNC_TABLES: readonly SyncTable[] = TABLES.map((t) => t.name)
 
 /** One row as it stands after a write: the unit of the mirror, the outbox and the snapshot. */
 export type RowChange =

@@ -1,0 +1,129 @@
+// The replicated tables, each declared once: its columns with their kinds, its key, and the tables its
+// foreign keys point at. Both dialects' migrations must agree with it (test/schema-drift.test.ts
+// reads the columns both databases actually have), and the order of TABLES is the order rows are
+// copied and replayed in: a table comes after every table it references, which the same test checks
+// against the databases' own foreign keys. (Issue 13: the first part of "one definition per table".)
+
+/**
+ * What a column holds, and so its type in each dialect: `id` a UUID made by the application (uuid /
+ * TEXT), `timestamp` an application-made ISO time (timestamptz(3) / TEXT), `json` an object (jsonb /
+ * TEXT), `boolean` (boolean / INTEGER 0 or 1).
+ */
+export type ColumnKind = 'id' | 'text' | 'boolean' | 'integer' | 'timestamp' | 'json'
+
+export interface Column {
+  kind: ColumnKind
+  /** may hold NULL */
+  nullable?: true
+  /** the table whose key this column holds (a foreign key in both databases) */
+  references?: string
+}
+
+export interface TableDefinition<Name extends string = string> {
+  name: Name
+  /** the primary key's column */
+  key: string
+  columns: Readonly<Record<string, Column>>
+}
+
+export function defineTable<const Name extends string>(definition: TableDefinition<Name>): TableDefinition<Name> {
+  if (!(definition.key in definition.columns)) throw new Error(`table ${definition.name}: its key ${definition.key} is not one of its columns`)
+  return definition
+}
+
+const id: Column = { kind: 'id' }
+const text: Column = { kind: 'text' }
+const timestamp: Column = { kind: 'timestamp' }
+const version: Column = { kind: 'integer' }
+const nullable = (c: Column): Column => ({ ...c, nullable: true })
+
+export const users = defineTable({
+  name: 'users',
+  key: 'id',
+  columns: {
+    id,
+    email: text,
+    name: nullable(text),
+    role: text,
+    password_hash: text,
+    disabled: { kind: 'boolean' },
+    created_at: timestamp,
+    updated_at: timestamp,
+    version,
+    deleted_at: nullable(timestamp),
+  },
+})
+
+export const sessions = defineTable({
+  name: 'sessions',
+  key: 'id',
+  columns: {
+    id,
+    user_id: { kind: 'id', references: 'users' },
+    token_hash: text,
+    expires_at: timestamp,
+    revoked_at: nullable(timestamp),
+    // no foreign key: replication may deliver the replacing session after this one
+    replaced_by: nullable(id),
+    created_at: timestamp,
+    updated_at: timestamp,
+    version,
+  },
+})
+
+export const notes = defineTable({
+  name: 'notes',
+  key: 'id',
+  columns: {
+    id,
+    owner_id: { kind: 'id', references: 'users' },
+    title: text,
+    body: text,
+    search_text: text,
+    created_at: timestamp,
+    updated_at: timestamp,
+    version,
+    deleted_at: nullable(timestamp),
+  },
+})
+
+export const audit = defineTable({
+  name: 'audit',
+  key: 'id',
+  columns: {
+    id,
+    at: timestamp,
+    action: text,
+    // text, no foreign key: an audit event is never refused for what it points at
+    actor_id: nullable(text),
+    target_id: nullable(text),
+    ip: nullable(text),
+    details: nullable({ kind: 'json' }),
+  },
+})
+
+export const settings = defineTable({
+  name: 'settings',
+  key: 'key',
+  columns: {
+    key: text,
+    value: text,
+    updated_at: timestamp,
+    version,
+  },
+})
+
+/** Parents before children: the order of copies, replays and truncations (children first, reversed). */
+export const TABLES = [users, sessions, notes, audit, settings] as const
+
+/** The tables a definition references that do not come before it in TABLES (none, when the order is right). */
+export function misorderedReferences(tables: readonly TableDefinition[]): string[] {
+  const seen = new Set<string>()
+  const wrong: string[] = []
+  for (const t of tables) {
+    for (const [column, c] of Object.entries(t.columns))
+      if (c.references && !seen.has(c.references)) wrong.push(`${t.name}.${column} references ${c.references}, which does not come before it`)
+    seen.add(t.name)
+  }
+  return wrong
+}
