@@ -8,6 +8,7 @@ import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { storeContract } from './store.contract.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, TEST_DATABASE_URL } from './helpers/pg.ts'
 import { pgBouncerUnavailable, startPgBouncer, type PgBouncer, type PgBouncerStyle } from './helpers/pgbouncer.ts'
+import { TABLES } from '../src/db/tables.ts'
 
 // Real databases and servers on a machine that may be busy: a test fails for what it finds, never
 // for being slow (Bun's default is 5 s). Timing targets live in bench/.
@@ -18,7 +19,8 @@ const noBouncer = pgBouncerUnavailable()
 if (ok && noBouncer && process.env.REQUIRE_POSTGRES === '1') throw new Error(`PgBouncer contract: ${noBouncer}`)
 if (ok && noBouncer) console.warn(`SKIPPED PostgresStore contract through PgBouncer: ${noBouncer}`)
 
-const TABLES = ['sessions', 'notes', 'audit', 'settings', 'applied_ops', 'sync_conflicts', 'users']
+/** every table a test writes: the replicated ones (src/db/tables.ts) and the replay's own */
+const TRUNCATED = [...TABLES.map((t) => t.name), 'applied_ops', 'sync_conflicts']
 const STYLES: PgBouncerStyle[] = ['refuses-startup-parameters', 'ignores-startup-parameters']
 
 const db = ok && !noBouncer ? await createTestDatabase('pgb_contract') : null
@@ -41,7 +43,7 @@ if (db && admin) {
       open: async () => {
         const store = new PostgresStore({ url: bouncer.pooledUrl(db.url), poolSize: 5, connectTimeoutS: 5, statementTimeoutMs: 15_000, sslmode: 'disable' })
         await store.migrate()
-        await admin.unsafe(`truncate ${TABLES.join(', ')}`)
+        await admin.unsafe(`truncate ${TRUNCATED.join(', ')}`)
         return store
       },
       close: (store) => store.close(),

@@ -6,6 +6,7 @@ import postgres from 'postgres'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { storeContract } from './store.contract.ts'
 import { createTestDatabase, pgAvailable, requirePostgres } from './helpers/pg.ts'
+import { TABLES } from '../src/db/tables.ts'
 
 // Real databases and servers on a machine that may be busy: a test fails for what it finds, never
 // for being slow (Bun's default is 5 s). Timing targets live in bench/.
@@ -19,7 +20,8 @@ afterAll(async () => {
   await db?.drop()
 })
 
-const TABLES = ['sessions', 'notes', 'audit', 'settings', 'applied_ops', 'sync_conflicts', 'users']
+/** every table a test writes: the replicated ones (src/db/tables.ts) and the replay's own */
+const TRUNCATED = [...TABLES.map((t) => t.name), 'applied_ops', 'sync_conflicts']
 
 // without PostgreSQL the suite is not defined at all: requirePostgres printed why (or threw)
 if (db && admin) {
@@ -28,7 +30,7 @@ if (db && admin) {
     open: async () => {
       const store = new PostgresStore({ url: db.url, poolSize: 5, connectTimeoutS: 5, statementTimeoutMs: 15_000, sslmode: 'disable' })
       await store.migrate()
-      await admin.unsafe(`truncate ${TABLES.join(', ')}`)
+      await admin.unsafe(`truncate ${TRUNCATED.join(', ')}`)
       return store
     },
     close: (store) => store.close(),
