@@ -40,6 +40,10 @@ interface Rig {
   connectDeadlinePings: () => number
   /** how many of those have answered or failed */
   settledPings: () => number
+  /** how many quick probes (`select 1` under the probe deadline) were sent */
+  quickPings: () => number
+  /** how many of those have answered or failed */
+  settledQuickPings: () => number
 }
 
 describe.skipIf(!ok)('nap or outage', () => { // skipped only when PostgreSQL is unreachable and not required
@@ -57,7 +61,7 @@ describe.skipIf(!ok)('nap or outage', () => { // skipped only when PostgreSQL is
   })
 
   /** A FailoverStore in primary mode whose PostgreSQL is behind the fault proxy, with one user. */
-  async function rig(o: { connectTimeoutS: number; idleAfterMs: number; idleTimeoutS?: number }): Promise<Rig> {
+  async function rig(o: { connectTimeoutS: number; idleAfterMs: number; idleTimeoutS?: number; probeIntervalMs?: number; probeTimeoutMs?: number }): Promise<Rig> {
     const db = await createTestDatabase('nap_or_outage')
     const target = new URL(db.url)
     const proxy = await startFaultProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) })
@@ -76,6 +80,13 @@ describe.skipIf(!ok)('nap or outage', () => { // skipped only when PostgreSQL is
       pings++
       return ping(deadlineMs).finally(() => settled++)
     }
+    let quick = 0
+    let quickSettled = 0
+    const quickPing = primary.quickPing.bind(primary)
+    primary.quickPing = (deadlineMs: number) => {
+      quick++
+      return quickPing(deadlineMs).finally(() => quickSettled++)
+    }
     const store = new FailoverStore({
       ...quietFailoverOptions(dir),
       primary,
@@ -83,14 +94,20 @@ describe.skipIf(!ok)('nap or outage', () => { // skipped only when PostgreSQL is
       primaryUp: true,
       primaryError: null,
       fallback: fallbackIn(dir),
-      probeIntervalMs: 100,
-      probeTimeoutMs: 300,
+      probeIntervalMs: o.probeIntervalMs ?? 100,
+      probeTimeoutMs: o.probeTimeoutMs ?? 300,
       idleAfterMs: o.idleAfterMs,
     })
     await store.init()
     const ownerId = newId()
     await store.users.create({ id: ownerId, email: `${ownerId}@example.test`, passwordHash: 'x' })
-    const r = { store, primary, proxy, db, ownerId, connectDeadlinePings: () => pings, settledPings: () => settled }
+    const r = {
+      store, primary, proxy, db, ownerId,
+      connectDeadlinePings: () => pings,
+      settledPings: () => settled,
+      quickPings: () => quick,
+      settledQuickPings: () => quickSettled,
+    }
     rigs.push(r)
     return r
   }
@@ -120,6 +137,62 @@ describe.skipIf(!ok)('nap or outage', () => { // skipped only when PostgreSQL is
     await waitFor('the failover', () => r.store.status().mode, (m) => m === 'fallback', 20_000)
     expect(r.connectDeadlinePings()).toBe(0)
     await write(r, 'after the blackhole')
+  })
+
+  // The tests below run the monitor with a period far longer than they take: only a call stuck in
+  // silence can make it probe.
+  test('a write stuck in a blackhole right after PostgreSQL answered is the first failed probe: one quick probe confirms it, no tick is waited for', async () => {
+    const r = await rig({ connectTimeoutS: 30, idleAfterMs: 60_000, probeIntervalMs: 60_000 })
+    await write(r, 'before')
+    r.store.startMonitor()
+    r.proxy.setMode('blackhole')
+    // the write waits on a frozen connection; the failover abandons it there and it goes to SQLite
+    const note = await write(r, 'in the blackhole')
+    expect(r.store.status().mode).toBe('fallback')
+    expect({ quick: r.quickPings(), connectDeadline: r.connectDeadlinePings() }).toEqual({ quick: 1, connectDeadline: 0 })
+    expect(await r.store.notes.get(r.ownerId, note.id)).toMatchObject({ title: 'in the blackhole' })
+  })
+
+  test('a slow call is no outage: the quick probe it prompts is answered, and the call ends on PostgreSQL', async () => {
+    const r = await rig({ connectTimeoutS: 30, idleAfterMs: 60_000, probeIntervalMs: 60_000 })
+    await write(r, 'before')
+    r.store.startMonitor()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    // a transaction that keeps its connection, as a slow statement does, while PostgreSQL answers
+    const slow = r.store.transaction(async (tx) => {
+      const note = await tx.notes.create({ id: newId(), ownerId: r.ownerId, title: 'slow', body: '' })
+      await held
+      return note
+    })
+    await waitFor('the quick probe the slow call prompts', () => r.settledQuickPings(), (n) => n >= 1)
+    release()
+    const note = await slow
+    expect(r.store.status()).toMatchObject({ mode: 'primary', lastFailoverAt: null, primary: { status: 'up' } })
+    expect(r.connectDeadlinePings()).toBe(0)
+    expect(await r.primary.notes.get(r.ownerId, note.id)).toMatchObject({ title: 'slow' })
+  })
+
+  test('a call stuck while PostgreSQL answers other calls (a busy pool) prompts no probe', async () => {
+    const r = await rig({ connectTimeoutS: 30, idleAfterMs: 60_000, probeIntervalMs: 60_000, probeTimeoutMs: 1000 })
+    const other = await write(r, 'read meanwhile')
+    r.store.startMonitor()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const slow = r.store.transaction(async () => {
+      await held
+    })
+    // reads go on meanwhile, each answered by PostgreSQL, until the held call has waited three deadlines
+    const heldSince = Date.now()
+    let reads = 0
+    while (Date.now() - heldSince < 3000) {
+      await r.store.notes.get(r.ownerId, other.id)
+      reads++
+    }
+    release()
+    await slow
+    expect(reads).toBeGreaterThan(0)
+    expect({ quick: r.quickPings(), connectDeadline: r.connectDeadlinePings(), mode: r.store.status().mode }).toEqual({ quick: 0, connectDeadline: 0, mode: 'primary' })
   })
 
   test('after a silence as long as idleness, a slow wake-up is waited for: no failover, nothing journaled', async () => {

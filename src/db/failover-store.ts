@@ -124,6 +124,11 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private timer: ReturnType<typeof setTimeout> | null = null
   /** the monitor's step, once started: a probe, then the next one scheduled */
   private tick: (() => Promise<void>) | null = null
+  /**
+   * The watch over primary calls (a timer; it sends PostgreSQL nothing): due when the oldest call in
+   * flight will have waited a probe deadline while PostgreSQL answered nothing for as long.
+   */
+  private watch: ReturnType<typeof setTimeout> | null = null
   private probing = false
   private closed = false
 
@@ -387,6 +392,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   private onPrimary<T>(call: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.inFlight.set(reject, performance.now())
+      if (this.watch === null) this.watchCalls()
       call.then(
         (value) => {
           this.inFlight.delete(reject)
@@ -395,6 +401,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
         },
         (error: unknown) => {
           this.inFlight.delete(reject)
+          // a refusal of the data (a unique key, a missing row, the caller check) is an answer too
+          if (isStoreError(error) && error.kind !== 'unavailable') this.primarySeenAt = Date.now()
           reject(error)
         },
       )
@@ -431,6 +439,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   async close(): Promise<void> {
     this.closed = true
     if (this.timer) clearTimeout(this.timer)
+    if (this.watch) clearTimeout(this.watch)
     await this.recovery?.catch(() => undefined)
     await this.mirror.flush()
     await this.primary?.close().catch(() => undefined)
@@ -590,36 +599,88 @@ export class FailoverStore implements Store, DatabaseRuntime {
     if (!primary || this.probing) return
     // Idle silence: nothing at all reaches an idle primary, so a scale-to-zero database can sleep.
     if (this.isIdle()) return
+    // A call has waited a probe deadline while PostgreSQL, which answered a moment ago and ended no
+    // connection since (no nap), answered nothing at all: that is the first failed probe already.
+    const stuck = this.callStuckInSilence()
     // Requests reached PostgreSQL since the last probe: it answers, and a probe would only wait in
     // the pool's queue behind them (and blame PostgreSQL for a busy pool).
     // Not while a call has waited longer than a probe would: then PostgreSQL may have stopped answering.
-    if (this.mode === 'primary' && this.primarySeenAt !== null && Date.now() - this.primarySeenAt < this.probeDelayMs && !this.callWaitingLongerThan(this.opts.probeTimeoutMs ?? 1000)) {
+    if (this.mode === 'primary' && this.primarySeenAt !== null && Date.now() - this.primarySeenAt < this.probeDelayMs && !this.callWaitingLongerThan(this.probeTimeoutMs)) {
       this.primaryStatus = 'up'
       await this.afterGoodProbe()
       return
     }
     this.probing = true
     try {
-      const quick = () => primary.quickPing(this.opts.probeTimeoutMs ?? 1000)
+      const quick = () => primary.quickPing(this.probeTimeoutMs)
+      const seenBefore = this.primarySeenAt
       const ok = await this.probeOnce(quick)
-      // A second failed probe is needed before leaving the primary. When the primary may be waking
-      // from a nap (it takes seconds to accept a new connection, and that is no outage) the second
-      // one has the connect deadline; otherwise it is as quick as the first.
-      if (!ok && this.mode === 'primary' && !(await this.probeOnce(this.mayBeWaking() ? () => primary.ping() : quick)))
-        this.enterFallback(this.primaryError ?? 'probe failed', 'probe')
+      // A second failed probe is needed before leaving the primary. A call stuck in silence counts as
+      // the first, so this one confirms it — unless PostgreSQL answered a call meanwhile (a busy pool,
+      // not a silent server) or ended a connection (a nap may have begun). Otherwise a second probe:
+      // when the primary may be waking from a nap (it takes seconds to accept a new connection, and
+      // that is no outage) it has the connect deadline; otherwise it is as quick as the first.
+      if (!ok && this.mode === 'primary') {
+        const confirmed = stuck && this.primarySeenAt === seenBefore && !this.mayBeWaking()
+        if (confirmed || !(await this.probeOnce(this.mayBeWaking() ? () => primary.ping() : quick)))
+          this.enterFallback(this.primaryError ?? 'probe failed', 'probe')
+      }
       if (ok) await this.afterGoodProbe()
     } finally {
       this.probing = false
     }
+    this.watchCalls()
     // In fallback mode the probe goes on (it must see the primary return), less often while idle.
     const idle = this.mode !== 'primary' && this.quietFor() >= (this.opts.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS)
     this.probeDelayMs = idle ? Math.min(this.probeDelayMs * 2, Math.max(IDLE_PROBE_MAX_MS, this.opts.probeIntervalMs)) : this.opts.probeIntervalMs
   }
 
-  /** Has a primary call been waiting for longer than `ms`? (The oldest is first: a Map keeps insertion order.) */
+  /** Has a primary call been waiting for longer than `ms`? */
   private callWaitingLongerThan(ms: number): boolean {
-    for (const startedAt of this.inFlight.values()) return performance.now() - startedAt > ms
-    return false
+    return this.oldestCallWait() > ms
+  }
+
+  /** how long the oldest primary call in flight has waited, in ms (a Map keeps insertion order) */
+  private oldestCallWait(): number {
+    for (const startedAt of this.inFlight.values()) return performance.now() - startedAt
+    return 0
+  }
+
+  /** ms since PostgreSQL last answered anything (a call, a probe, a reconnect) */
+  private silence(): number {
+    return this.primarySeenAt === null ? Infinity : Date.now() - this.primarySeenAt
+  }
+
+  private get probeTimeoutMs(): number {
+    return this.opts.probeTimeoutMs ?? 1000
+  }
+
+  /**
+   * In primary mode, a call has waited longer than a probe deadline, PostgreSQL has answered nothing
+   * for as long, and it cannot be waking from a nap (it answered a moment ago and ended no connection
+   * since). Such a call is a failed probe that cost PostgreSQL nothing.
+   */
+  private callStuckInSilence(): boolean {
+    const deadline = this.probeTimeoutMs
+    return this.mode === 'primary' && this.oldestCallWait() > deadline && this.silence() > deadline && !this.mayBeWaking()
+  }
+
+  /**
+   * Arms the watch over primary calls while the monitor runs: a timer, due when the oldest call in
+   * flight will have waited a probe deadline with PostgreSQL silent as long. When it finds a call
+   * stuck in silence, the probe runs at once (and confirms with one quick probe) instead of at its
+   * next tick, which activity would have made skip. Anything else: it waits for the next such moment.
+   * While a nap is possible it is not armed: the probes decide then, with the connect deadline (the
+   * first call made after PostgreSQL answers again arms it).
+   */
+  private watchCalls(): void {
+    if (this.watch || !this.tick || this.closed || this.mode !== 'primary' || this.inFlight.size === 0 || this.mayBeWaking()) return
+    const due = this.probeTimeoutMs - Math.min(this.oldestCallWait(), this.silence())
+    this.watch = setTimeout(() => {
+      this.watch = null
+      if (this.callStuckInSilence()) void this.probe()
+      else this.watchCalls()
+    }, Math.max(0, due) + 1)
   }
 
   private async probeOnce(ping: () => Promise<void>): Promise<boolean> {
@@ -720,7 +781,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     }
     const primary = this.primary
     return {
-      primary: primary ? await timed(() => primary.ping(this.opts.probeTimeoutMs ?? 1000)) : null,
+      primary: primary ? await timed(() => primary.ping(this.probeTimeoutMs)) : null,
       fallback: await timed(() => this.fallback.ping()),
     }
   }
@@ -733,7 +794,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
 
   async switchToPrimary(): Promise<Mode> {
     const primary = this.requirePrimary()
-    await primary.ping(this.opts.probeTimeoutMs ?? 1000)
+    await primary.ping(this.probeTimeoutMs)
     this.pinned = false
     this.primaryStatus = 'up'
     await this.recover()
