@@ -195,6 +195,39 @@ describe.skipIf(!ok)('nap or outage', () => { // skipped only when PostgreSQL is
     expect({ quick: r.quickPings(), connectDeadline: r.connectDeadlinePings(), mode: r.store.status().mode }).toEqual({ quick: 0, connectDeadline: 0, mode: 'primary' })
   })
 
+  test('a quick probe that misses its deadline behind a frozen call leaves the answers of that connection in order', async () => {
+    const db = await createTestDatabase('probe_order')
+    const target = new URL(db.url)
+    const proxy = await startFaultProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) })
+    // one connection: the probe is pipelined behind the call in flight on it
+    const primary = new PostgresStore({ url: proxy.proxiedUrl(db.url), poolSize: 1, connectTimeoutS: 30, statementTimeoutMs: 15_000, sslmode: 'disable' })
+    try {
+      await primary.migrate()
+      const ownerId = newId()
+      await primary.users.create({ id: ownerId, email: `${ownerId}@example.test`, passwordHash: 'x' })
+      const [a, b] = [await primary.notes.create({ id: newId(), ownerId, title: 'a', body: '' }), await primary.notes.create({ id: newId(), ownerId, title: 'b', body: '' })]
+      // prepared beforehand: a statement sent with its description first is not pipelined behind
+      expect((await primary.notes.get(ownerId, a.id))?.title).toBe('a')
+      proxy.setMode('blackhole')
+      const frozen = primary.notes.get(ownerId, a.id)
+      expect(await primary.quickPing(300).then(() => 'answered', () => 'missed')).toBe('missed')
+      // a call sent after the probe, behind it on the same connection
+      const behind = primary.notes.get(ownerId, b.id)
+      proxy.setMode('pass')
+      expect((await frozen)?.title).toBe('a')
+      // each call gets its own answer, not the one before it
+      expect((await behind)?.title).toBe('b')
+      expect((await primary.notes.get(ownerId, b.id))?.title).toBe('b')
+      expect((await primary.notes.get(ownerId, a.id))?.title).toBe('a')
+      expect(await primary.notes.create({ id: newId(), ownerId, title: 'c', body: '' })).toMatchObject({ title: 'c' })
+    } finally {
+      proxy.setMode('pass')
+      await primary.close()
+      await proxy.close()
+      await db.drop()
+    }
+  })
+
   test('after a silence as long as idleness, a slow wake-up is waited for: no failover, nothing journaled', async () => {
     const r = await rig({ connectTimeoutS: 10, idleAfterMs: 1000, idleTimeoutS: 1 })
     await write(r, 'before')

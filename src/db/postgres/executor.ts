@@ -74,7 +74,12 @@ export class PgExecutor {
     let root: Sql | null = null
     try {
       root = await this.pool.acquire(deadlineMs)
-      await withDeadline(root`select 1`, deadlineMs)
+      // Never cancelled on a miss (a bare promise has no canceller): on a busy connection the probe is
+      // pipelined behind calls already sent, and postgres.js, asked to cancel a query that is sent but
+      // not yet running, skips it while the server still runs it — every later answer on that
+      // connection then goes to the query after its own (a create answered with another's row). A
+      // call's missed deadline discards the pool, connection and all; a probe's leaves it in use.
+      await withDeadline(root`select 1`.then(() => undefined), deadlineMs)
     } catch (e) {
       if (root) this.dropIfLost(e, root)
       this.learnFrom(e)
