@@ -340,22 +340,15 @@ export class FailoverStore implements Store, DatabaseRuntime {
       return await this.onPrimary(call())
     } catch (err) {
       if (!isStoreError(err, 'unavailable')) throw err
-      const waking = this.mayBeWaking()
       this.noteFailure(err)
       // Refused or an unknown host: a fresh connection would be refused too (a napping database
-      // still accepts connections), so the failover is not delayed by a reconnect. Nor for a reset
-      // right after PostgreSQL answered: a database that suspends ends its connections in words or
-      // closes them, while a reset mid-traffic is a network or server fault. After a silence a reset
-      // is worth one reconnect: a middlebox may have forgotten a connection left idle.
-      if (err.connection === 'refused' || (err.connection === 'reset' && !waking) || !(await this.reconnect())) throw err
+      // still accepts connections), so the failover is not delayed by a reconnect.
+      if (err.connection === 'refused' || !(await this.reconnect())) throw err
       return await this.onPrimary(call())
     }
   }
 
-  /**
-   * A connection the primary ended (a nap or a restart ends them all) makes a slow wake-up possible;
-   * a reset does not (see onPrimaryAgainAfterNap).
-   */
+  /** A connection the primary ended (a nap or a restart ends them all) makes a slow wake-up possible. */
   private noteFailure(err: unknown): void {
     if (isStoreError(err) && err.connection === 'lost') this.primaryLostAt = Date.now()
   }

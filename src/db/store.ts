@@ -386,13 +386,12 @@ export interface ReplicableStore extends Store {
 export type StoreErrorKind = 'unavailable' | 'conflict' | 'not_found' | 'invalid' | 'too_many' | 'too_large' | 'unauthorized' | 'forbidden'
 
 /**
- * How a connection failed, where the driver says (kind 'unavailable'): `lost` — the server ended a
- * connection that was open, in words or by closing it (a nap, a restart: a fresh connection may work
- * at once); `reset` — a connection was torn down abruptly (a TCP reset, a broken pipe: a network or
- * server fault, or a middlebox that forgot an idle connection); `refused` — no connection could be
- * made at all (nothing listens, the host name is unknown: a fresh one is refused too).
+ * How a connection failed, where the driver says (kind 'unavailable'): `lost` — the server or the
+ * network ended a connection that was open (a nap, a restart: a fresh connection may work at once);
+ * `refused` — no connection could be made at all (nothing listens, the host name is unknown: a fresh
+ * one is refused too).
  */
-export type ConnectionFailure = 'lost' | 'reset' | 'refused'
+export type ConnectionFailure = 'lost' | 'refused'
 
 export class StoreError extends Error {
   override readonly name = 'StoreError'

@@ -76,11 +76,7 @@ export const isConnectionLost = (error: unknown): boolean =>
 /** no connection could be made: nothing listens there, or the name does not resolve (no nap looks like this) */
 const REFUSED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'])
 
-/** torn down abruptly, not ended: a suspending database says goodbye (57P01) or closes the connection */
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE'])
-
 function connectionFailure(code: string): ConnectionFailure | undefined {
-  if (RESET_CODES.has(code)) return 'reset'
   if (LOST_CODES.has(code)) return 'lost'
   if (REFUSED_CODES.has(code)) return 'refused'
   return undefined
