@@ -128,6 +128,18 @@ describe.skipIf(!ok)('nap or outage', () => { // skipped only when PostgreSQL is
     expect(await r.store.notes.get(r.ownerId, note.id)).toMatchObject({ title: 'refused' })
   })
 
+  test('a reset is followed by one reconnect; reset again, the store fails over', async () => {
+    const r = await rig({ connectTimeoutS: 30, idleAfterMs: 60_000 })
+    await write(r, 'before')
+    const pingsBefore = r.connectDeadlinePings()
+    r.proxy.setMode('reset')
+    const note = await write(r, 'reset')
+    expect(r.connectDeadlinePings()).toBe(pingsBefore + 1)
+    expect(r.store.status().mode).toBe('fallback')
+    expect(r.store.status().primary.lastError).toContain('ECONNRESET')
+    expect(await r.store.notes.get(r.ownerId, note.id)).toMatchObject({ title: 'reset' })
+  })
+
   test('a blackhole right after PostgreSQL answered fails over after two quick probes, not the connect deadline', async () => {
     const r = await rig({ connectTimeoutS: 30, idleAfterMs: 60_000 })
     await write(r, 'before')

@@ -148,6 +148,11 @@ describe('connectionOptions', () => {
     expect(o.connection).toEqual({ statement_timeout: 1234, application_name: 'hono-failover-api' })
     expect(typeof o.onnotice).toBe('function')
   })
+
+  test('no backoff before a connection is made again: a reset of the open connections must not hold the next request back', () => {
+    const backoff = connectionOptions({ ...base, url: 'postgres://u@h/db', sslmode: 'disable' }).options.backoff as (retries: number) => number
+    expect([1, 2, 4, 10, 100].map(backoff)).toEqual([0, 0, 0, 0, 0])
+  })
 })
 
 // ---------------------------------------------------------------------------------------------

@@ -153,9 +153,12 @@ export function connectionOptions(
       connect_timeout: s.connectTimeoutS,
       idle_timeout: s.idleTimeoutS ?? 30,
       max_lifetime: 30 * 60,
-      // postgres.js backs off up to 20 s between reconnects after failures; a short cap lets the
-      // failover probe see a returning server at its next tick.
-      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
+      // No wait before a connection that failed is made again. postgres.js counts every connection
+      // reset as a failure and waits for its backoff before the next connect, so one reset of the
+      // pool's open connections held the next request back 100–500 ms before it could even learn
+      // that PostgreSQL was gone. The pace of attempts comes from the store instead: after a
+      // failover only the monitor's probes reach PostgreSQL.
+      backoff: () => 0,
       // As startup parameters no statement carries them and no SET is needed; a pooler that refuses
       // them gets only application_name (PgBouncer tracks it), and transactions SET LOCAL the timeout.
       connection: style.startupParams
