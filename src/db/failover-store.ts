@@ -20,8 +20,10 @@ import {
   StoreError,
   type AuditRepo,
   type Caller,
+  type MethodKind,
   type MigrationReport,
   type NoteRepo,
+  type RepoName,
   type RowChange,
   type SessionRepo,
   type SettingsRepo,
@@ -31,6 +33,7 @@ import {
 } from './store.ts'
 import { copySnapshot, replayOutbox, ReplayPace, type ReplayReport } from './sync.ts'
 import { WriteGate } from './write-gate.ts'
+import { ROUTED_REPOS } from './failover/routed-repo.ts'
 import type { OpenedStores } from './open.ts'
 
 /** What openStores found (reopenFallback may be left out: then cleanup cannot reopen), and how to run. */
@@ -52,23 +55,6 @@ export interface FailoverStoreOptions extends Omit<OpenedStores, 'reopenFallback
   /** where mode changes and probe latencies are recorded; default a new one */
   history?: RuntimeHistory
 }
-
-// Which repository methods write: they take the write gate and are journaled in fallback mode.
-const WRITES = {
-  users: ['create', 'createIfAbsent', 'update', 'setPassword', 'softDelete', 'changeAccount', 'disableAccount'],
-  sessions: ['create', 'rotate', 'revoke', 'revokeAllForUser', 'endSessions'],
-  notes: ['create', 'update', 'softDelete'],
-  audit: ['append'],
-  settings: ['set', 'setIfAbsent'],
-} as const
-const READS = {
-  users: ['getById', 'getByEmail', 'getForSession', 'list'],
-  sessions: ['getByTokenHash', 'getWithUser'],
-  notes: ['get', 'usage', 'list'],
-  audit: ['list'],
-  settings: ['get'],
-} as const
-type RepoName = keyof typeof WRITES
 
 const SUCCESSES_TO_RECOVER = 2
 /** the longest pause between probes of a primary that is down while nothing is happening */
@@ -238,13 +224,8 @@ export class FailoverStore implements Store, DatabaseRuntime {
   // ---- routing ----
 
   /** `name`'s repository, each call routed to the store in use (`view` of it: the caller's, for as()) */
-  private routed<R extends RepoName>(name: R, view: (s: Store) => Store = (s) => s): Store[R] {
-    const repo: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
-    for (const method of WRITES[name])
-      repo[method] = (...args) => this.write((s) => (view(s)[name] as unknown as Record<string, Function>)[method]!(...args), method)
-    for (const method of READS[name])
-      repo[method] = (...args) => this.read((s) => (view(s)[name] as unknown as Record<string, Function>)[method]!(...args))
-    return repo as unknown as Store[R]
+  private routed<N extends RepoName>(name: N, view: (s: Store) => Store = (s) => s): Store[N] {
+    return ROUTED_REPOS[name]((kind, run) => (kind === 'read' ? this.read((s) => run(view(s))) : this.write((s) => run(view(s)), kind)))
   }
 
   /** This store acting for `caller` (Store.as): routed as any call, checked by whichever store serves it. */
@@ -292,7 +273,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     return run(this.fallback)
   }
 
-  private async write<T>(run: (s: Store) => Promise<T>, method?: string): Promise<T> {
+  private async write<T>(run: (s: Store) => Promise<T>, kind: Exclude<MethodKind, 'read'> = 'write'): Promise<T> {
     this.touch()
     await this.gate.enter()
     try {
@@ -312,7 +293,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
             } catch (err) {
               // The first attempt may have deleted the row before its connection died: the delete
               // asked for has happened (creates and rotations recognise their own rows in SQL).
-              if (attempts > 1 && method === 'softDelete' && isStoreError(err, 'not_found')) return undefined as T
+              if (attempts > 1 && kind === 'delete' && isStoreError(err, 'not_found')) return undefined as T
               throw err
             }
           })
