@@ -1,5 +1,6 @@
 // The coordinator: one Store that answers from PostgreSQL while it can and from SQLite while it
-// cannot, journals what SQLite accepts, and replays it into PostgreSQL when PostgreSQL is back.
+// cannot, records what SQLite accepts in the outbox, and replays it into PostgreSQL when PostgreSQL
+// is back.
 //
 //   primary     reads and writes on PostgreSQL; every committed row is mirrored into SQLite
 //   fallback    reads and writes on SQLite; every written row also goes to the outbox, in the same
@@ -10,7 +11,7 @@
 //   router        every store call: read/write routing, the write gate, reconnect after a nap
 //   modes         primary/fallback/recovering, failover, recovery, the fallback's durability
 //   monitor       probes, the watch over stuck calls, idleness
-//   replication   mirror, copy to the fallback, outbox replay, backup, cleanup
+//   replication   mirror, copy to the fallback, replay of the outbox, backup, cleanup
 import type { Logger } from 'pino'
 import { InFlightCalls } from './failover/in-flight.ts'
 import { errorLine } from './failover/error-line.ts'
@@ -320,11 +321,11 @@ export class FailoverStore implements Store, DatabaseRuntime {
     return this.modes.mode
   }
 
-  copyPrimaryToFallback(): Promise<{ tables: Record<string, number>; duration_ms: number }> {
+  copyToFallback(): Promise<{ tables: Record<string, number>; duration_ms: number }> {
     return this.replication.copyToFallback()
   }
 
-  async syncToPrimary(): Promise<{ applied: number; conflicts: number; remaining: number }> {
+  async replay(): Promise<{ applied: number; conflicts: number; remaining: number }> {
     const { applied, conflicts, remaining } = await this.replication.replay()
     this.modes.applyDurability()
     return { applied, conflicts, remaining }

@@ -501,4 +501,4 @@ export interface OutboxEntry {
 }
 
 /** applied/stale/conflict as in ApplyOutcome; duplicate: this op_id was already applied */
-export type JournalOutcome = ApplyOutcome | 'duplicate'
+export type ReplayOutcome = ApplyOutcome | 'duplicate'

@@ -78,17 +78,17 @@ export class ModeMachine {
     this.lastFailoverAt = nowIso()
     this.applyDurability()
     this.parts.inFlight.abandon(new StoreError('unavailable', 'abandoned: the store failed over to SQLite'))
-    this.parts.log.warn({ event: 'failover', cause, reason }, 'PostgreSQL unavailable: serving from SQLite, journaling writes for replay')
+    this.parts.log.warn({ event: 'failover', cause, reason }, 'PostgreSQL unavailable: serving from SQLite, recording writes in the outbox for replay')
     this.auditQuietly('db.failover', { cause, reason })
   }
 
   applyDurability(): void {
     const fallback = this.parts.replication.fallback
-    const journaling = this.mode !== 'primary' && this.parts.primaryConfigured
-    fallback.setJournaling(journaling)
-    // Only journaling adds outbox entries: while it is off and the outbox was found empty, /health
+    const recording = this.mode !== 'primary' && this.parts.primaryConfigured
+    fallback.setOutboxRecording(recording)
+    // Only recording adds outbox entries: while it is off and the outbox was found empty, /health
     // need not count it.
-    this.outboxMayHoldEntries = journaling || fallback.outbox.count() > 0
+    this.outboxMayHoldEntries = recording || fallback.outbox.count() > 0
     // While SQLite holds writes PostgreSQL has not seen, a power cut must not lose them.
     fallback.setSynchronous(this.outboxMayHoldEntries ? 'FULL' : 'NORMAL')
   }
@@ -109,7 +109,7 @@ export class ModeMachine {
     if (!primary || this.mode === 'primary') return
     const started = performance.now()
     this.mode = 'recovering'
-    log.info({ event: 'recovering', outbox_pending: replication.fallback.outbox.count() }, 'PostgreSQL is back: replaying journaled writes')
+    log.info({ event: 'recovering', outbox_pending: replication.fallback.outbox.count() }, 'PostgreSQL is back: replaying the outbox')
     let flipped = false
     try {
       await primary.migrate()
@@ -147,7 +147,7 @@ export class ModeMachine {
       const ms = Math.round(performance.now() - started)
       log.info({ event: 'recovered', applied, conflicts, duplicates: total.duplicates, duration_ms: ms }, 'back on PostgreSQL')
       this.auditQuietly('db.recovered', { applied, conflicts, duration_ms: ms })
-      if (conflicts > 0) log.warn({ event: 'sync_conflicts', conflicts }, 'some journaled writes clashed with PostgreSQL; see GET /api/v1/sqlite-fallback/conflicts')
+      if (conflicts > 0) log.warn({ event: 'sync_conflicts', conflicts }, 'some replayed writes clashed with PostgreSQL; see GET /api/v1/sqlite-fallback/conflicts')
       await this.parts.afterRecovery?.(primary).catch((err) =>
         log.warn({ event: 'after_recovery_failed', reason: errorLine(err) }, 'post-recovery step failed'),
       )

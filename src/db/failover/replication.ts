@@ -8,7 +8,7 @@ import { Mirror } from '../mirror.ts'
 import type { PostgresStore } from '../postgres/postgres-store.ts'
 import type { SqliteStore } from '../sqlite/sqlite-store.ts'
 import { isStoreError, StoreError, type RowChange } from '../store.ts'
-import { copySnapshot, replayOutbox, ReplayPace, type ReplayReport } from '../sync.ts'
+import * as sync from '../sync.ts'
 import type { WriteGate } from '../write-gate.ts'
 import { errorLine } from './error-line.ts'
 
@@ -32,7 +32,7 @@ export class Replication {
   /** rows mirrored while a copy runs, else null: they may be newer than the copy, which re-applies them */
   private copying: RowChange[] | null = null
   private recopyWanted = false
-  private readonly pace = new ReplayPace()
+  private readonly pace = new sync.ReplayPace()
 
   constructor(private readonly parts: ReplicationParts) {
     this.current = parts.fallback
@@ -89,7 +89,7 @@ export class Replication {
     // Rows mirrored while the snapshot is taken may be newer than the snapshot: re-apply them after.
     this.copying = []
     try {
-      const { tables } = await copySnapshot(primary, this.current)
+      const { tables } = await sync.copyToFallback(primary, this.current)
       await this.current.applyMirrored(this.copying)
       this.recopyWanted = false
       return { tables, duration_ms: Math.round(performance.now() - started) }
@@ -99,10 +99,10 @@ export class Replication {
   }
 
   /** the outbox into PostgreSQL (at most `maxEntries`), at a pace that adapts to what commits */
-  async replay(maxEntries?: number): Promise<ReplayReport> {
+  async replay(maxEntries?: number): Promise<sync.ReplayReport> {
     const primary = this.requirePrimary()
     try {
-      return await replayOutbox(primary, this.current, { pace: this.pace, maxEntries })
+      return await sync.replayOutbox(primary, this.current, { pace: this.pace, maxEntries })
     } catch (err) {
       if (isStoreError(err, 'unavailable')) this.pace.failed()
       throw err
