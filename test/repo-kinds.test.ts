@@ -1,14 +1,33 @@
 // The method kinds the failover layer routes by (REPO_KINDS) cover every method of every repository
-// at run time too: the compiler checks the interfaces, this checks what the stores really expose, so a
-// method an implementation adds beyond its interface cannot bypass the write gate unnoticed.
+// at run time too: the compiler checks the interfaces, this checks what the stores really expose, so
+// a method an implementation has beyond its declared kinds cannot go unrouted unnoticed.
 import { afterAll, describe, expect, test } from 'bun:test'
+import { tmpdir } from 'node:os'
+import pino from 'pino'
+import { FailoverStore } from '../src/db/failover-store.ts'
 import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
-import { REPO_KINDS, type RepoName, type Store } from '../src/db/store.ts'
+import { newId, REPO_KINDS, type RepoName, type Store } from '../src/db/store.ts'
 
 const sqlite = new SqliteStore({ path: ':memory:', busyTimeoutS: 5 })
-afterAll(() => sqlite.close())
+const routed = new FailoverStore({
+  primary: null,
+  primaryConfigured: false,
+  primaryUp: false,
+  primaryError: null,
+  fallback: new SqliteStore({ path: ':memory:', busyTimeoutS: 5 }),
+  fallbackPersistent: false,
+  logger: pino({ level: 'silent' }),
+  probeIntervalMs: 60_000,
+  autoFailback: true,
+  backup: { dir: tmpdir(), keep: 1 },
+})
+afterAll(async () => {
+  await sqlite.close()
+  await routed.close()
+})
 
 const REPOS = Object.keys(REPO_KINDS) as RepoName[]
+const caller = { userId: newId(), sessionId: newId() }
 
 /** every function a repository object answers to, own or inherited (class methods), but Object's */
 function methodsOf(repo: object): string[] {
@@ -20,13 +39,15 @@ function methodsOf(repo: object): string[] {
 }
 
 describe('REPO_KINDS', () => {
-  const views: [string, () => Store][] = [
+  const stores: [string, () => Store][] = [
     ['SqliteStore', () => sqlite],
-    ['SqliteStore.as(caller)', () => sqlite.as({ userId: Bun.randomUUIDv7(), sessionId: Bun.randomUUIDv7() })],
+    ['SqliteStore.as(caller)', () => sqlite.as(caller)],
     ['SqliteStore.withChangeSink', () => sqlite.withChangeSink(() => undefined)],
+    ['FailoverStore', () => routed],
+    ['FailoverStore.as(caller)', () => routed.as(caller)],
   ]
-  for (const [label, view] of views)
-    test.each(REPOS)(`gives every method of ${label}'s %s repository a kind, and no other`, (name) => {
-      expect(methodsOf(view()[name])).toEqual(Object.keys(REPO_KINDS[name]).sort())
+  for (const [label, store] of stores)
+    test.each(REPOS)(`names every method of ${label}'s %s repository, and no other`, (name) => {
+      expect(methodsOf(store()[name])).toEqual(Object.keys(REPO_KINDS[name]).sort())
     })
 })

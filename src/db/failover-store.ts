@@ -306,8 +306,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
   }
 
   async switchToFallback(): Promise<Mode> {
-    this.modes.pinned = true
-    this.modes.enterFallback('switched by an admin', 'manual')
+    this.modes.pinToFallback()
     return this.modes.mode
   }
 
@@ -315,7 +314,7 @@ export class FailoverStore implements Store, DatabaseRuntime {
     const { primary } = this.opts
     if (!primary) throw new StoreError('unavailable', 'no usable primary database is configured')
     await primary.ping(this.probeTimeoutMs)
-    this.modes.pinned = false
+    this.modes.unpin()
     this.health.status = 'up'
     await this.modes.recover()
     return this.modes.mode

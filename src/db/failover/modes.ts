@@ -37,8 +37,7 @@ export interface ModeParts {
 
 export class ModeMachine {
   private current!: Mode
-  /** true after an admin switched to the fallback: no recovery by itself until switched back */
-  pinned = false
+  private pinnedByAdmin = false
   lastFailoverAt: string | null = null
   lastRecoveryAt: string | null = null
   private recovery: Promise<void> | null = null
@@ -59,6 +58,22 @@ export class ModeMachine {
   private set mode(mode: Mode) {
     this.current = mode
     this.parts.history.modeChanged(mode)
+  }
+
+  /** true after an admin switched to the fallback: no recovery by itself until switched back */
+  get pinned(): boolean {
+    return this.pinnedByAdmin
+  }
+
+  /** An admin's switch to the fallback, which stays until an admin switches back. */
+  pinToFallback(): void {
+    this.pinnedByAdmin = true
+    this.enterFallback('switched by an admin', 'manual')
+  }
+
+  /** An admin's switch back: recovery may run again. */
+  unpin(): void {
+    this.pinnedByAdmin = false
   }
 
   /** outbox entries PostgreSQL has not received; no query while the outbox is known to be empty */
