@@ -138,8 +138,8 @@ export interface Page<T> {
  * What a repository method does to the database, which decides how the failover layer routes it:
  * read: answered by whichever database is active, retried on SQLite when PostgreSQL fails.
  * write: takes the write gate; on PostgreSQL its rows are mirrored, on SQLite added to the outbox.
- * delete: a write that removes its row; when a retry finds the row gone (not_found), the first
- *         attempt removed it before its connection died, and the delete asked for has happened.
+ * delete: a write that (soft-)deletes its row; when a retry finds the row gone (not_found), the
+ *         first attempt deleted it before its connection died, and the delete asked for has happened.
  */
 export type MethodKind = 'read' | 'write' | 'delete'
 
