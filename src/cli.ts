@@ -21,7 +21,7 @@ const USAGE = `usage: bun run db <command>
   seed                  create the declared seed accounts (SEED_*) in the active database
   backup                copy the SQLite fallback into BACKUP_DIR (VACUUM INTO, mode 0600)
   copy-to-fallback      replace the fallback's rows with a snapshot of PostgreSQL
-  sync-to-primary       replay the fallback's journaled writes into PostgreSQL now
+  sync-to-primary       replay the fallback's outbox (writes PostgreSQL has not received) into it now
   replica status        what the replica (REPLICA_URL) holds, per generation
   replica restore       fill an empty SQLite file from the replica (--force: replace a non-empty one;
                         stop the server first)`
@@ -74,7 +74,7 @@ const COMMANDS: Record<string, (ctx: Context, args: string[]) => Promise<void>> 
       Promise.all(targets.map(async (t) => (await t.pending()).length)),
     )
     const pending = sqlite!
-    // An unmigrated file has no outbox yet: nothing is journaled in it.
+    // An unmigrated file has no outbox yet: no write was recorded in it.
     const outbox = pending > 0 ? 0 : opened.fallback.outbox.count()
     print(`sqlite: ${opened.fallback.path}, ${pending} pending migration(s), outbox ${outbox} entries`)
     if (!opened.primaryConfigured) print('postgresql: not configured')
@@ -96,14 +96,15 @@ const COMMANDS: Record<string, (ctx: Context, args: string[]) => Promise<void>> 
 
   async 'copy-to-fallback'(ctx) {
     await withRuntime(ctx, async (db) => {
-      const r = await db.copyPrimaryToFallback()
+      const r = await db.copyToFallback()
       ctx.print(`copied ${Object.entries(r.tables).map(([t, n]) => `${t}=${n}`).join(' ')} in ${r.duration_ms} ms`)
     })
   },
 
+  // the replay, under its public name
   async 'sync-to-primary'(ctx) {
     await withRuntime(ctx, async (db) => {
-      const r = await db.syncToPrimary()
+      const r = await db.replay()
       ctx.print(`replayed: ${r.applied} applied, ${r.conflicts} conflicts, ${r.remaining} remaining`)
     })
   },

@@ -1,18 +1,18 @@
 // PostgresStore beyond the Store contract: error mapping for real faults, our own deadline, the
-// exactly-once journal replay, concurrent migrations. One fresh database per describe that needs a
+// exactly-once outbox replay, concurrent migrations. One fresh database per describe that needs a
 // schema of its own, all dropped in afterAll; fault peers on port 0, closed in afterAll.
 import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test'
 import postgres from 'postgres'
 import { connectionOptions } from '../src/db/postgres/connection-options.ts'
 import { Deadline, withDeadline } from '../src/db/postgres/deadline.ts'
 import { toStoreError } from '../src/db/postgres/errors.ts'
-import { JOURNAL_SEGMENT } from '../src/db/postgres/journal.ts'
+import { REPLAY_SEGMENT } from '../src/db/postgres/replay-entries.ts'
 import { PostgresStore, type PostgresStoreOptions } from '../src/db/postgres/postgres-store.ts'
 import {
   isStoreError,
   newId,
   StoreError,
-  type JournalOutcome,
+  type ReplayOutcome,
   type Note,
   type OutboxEntry,
   type RowChange,
@@ -388,7 +388,7 @@ describe.skipIf(!ok)('PostgresStore on PostgreSQL', () => { // skipped only when
     expect(printed).toEqual([])
   })
 
-  describe('applyJournal', () => {
+  describe('replayEntries', () => {
     const conflictRows = async () =>
       admin<{ tbl: string; row_id: string; reason: string }[]>`select tbl, row_id, reason from sync_conflicts order by at, id`
 
@@ -403,26 +403,26 @@ describe.skipIf(!ok)('PostgresStore on PostgreSQL', () => { // skipped only when
         entry({ table: 'audit', row: { id: newId(), at: T1, action: 'replayed', actorId: owner.id, targetId: null, ip: null, details: { a: 1 } } }),
         entry({ table: 'settings', row: { key: `k-${newId()}`, value: 'v', updatedAt: T1, version: 1 } }),
       ]
-      expect(await store.applyJournal(batch)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied'])
+      expect(await store.replayEntries(batch)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied'])
       expect(await store.notes.get(owner.id, note.id)).toEqual({ ...note, version: 2, updatedAt: T1, title: 'edited' })
-      expect(await store.applyJournal(batch)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate'])
+      expect(await store.replayEntries(batch)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate'])
       const [count] = await admin<{ n: number }[]>`select count(*)::int as n from applied_ops where op_id = any(${batch.map((e) => e.opId)}::uuid[])`
       expect(count!.n).toBe(5)
-      expect(await store.applyJournal([])).toEqual([])
+      expect(await store.replayEntries([])).toEqual([])
     })
 
     test('an op id twice in one batch: the second is a duplicate', async () => {
       const store = await open()
       const first = entry({ table: 'users', row: userRow() })
       const again = { ...entry({ table: 'users', row: userRow() }), opId: first.opId }
-      expect(await store.applyJournal([first, again])).toEqual(['applied', 'duplicate'])
+      expect(await store.replayEntries([first, again])).toEqual(['applied', 'duplicate'])
       expect(await store.users.getById((again.change.row as User).id)).toBeNull()
     })
 
     test('LWW within and across batches: newer applied, older stale, delete wins, no un-delete', async () => {
       const store = await open()
       const u = userRow({ version: 2, updatedAt: T1 })
-      const outcomes = await store.applyJournal([
+      const outcomes = await store.replayEntries([
         entry({ table: 'users', row: u }),
         entry({ table: 'users', row: { ...u, version: 1, updatedAt: T2, name: 'older version' } }),
         entry({ table: 'users', row: { ...u, updatedAt: T0, name: 'same version, older time' } }),
@@ -449,7 +449,7 @@ describe.skipIf(!ok)('PostgresStore on PostgreSQL', () => { // skipped only when
         entry({ table: 'notes', row: orphan }),
         entry({ table: 'users', row: fine[1]! }),
       ]
-      expect(await store.applyJournal(batch)).toEqual(['applied', 'conflict', 'conflict', 'applied'])
+      expect(await store.replayEntries(batch)).toEqual(['applied', 'conflict', 'conflict', 'applied'])
       for (const u of fine) expect(await store.users.getById(u.id)).toEqual(u)
       expect(await store.users.getByEmail('clash-journal@example.com')).toEqual(live)
       const recorded = (await conflictRows()).slice(before)
@@ -462,21 +462,21 @@ describe.skipIf(!ok)('PostgresStore on PostgreSQL', () => { // skipped only when
       const listed = (await store.listConflicts()).filter((c) => c.rowId === orphan.id)
       expect(listed.map((c) => [c.table, c.row])).toEqual([['notes', orphan as unknown as Record<string, unknown>]])
       // replayed again after a crash: nothing new, no second conflict record
-      expect(await store.applyJournal(batch)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate'])
+      expect(await store.replayEntries(batch)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate'])
       expect((await conflictRows()).length).toBe(before + 2)
     })
 
     test('conflicts at segment edges of a large batch: every other entry applied exactly', async () => {
       const store = await open()
       const owner = await store.users.create(makeUser())
-      const S = JOURNAL_SEGMENT
+      const S = REPLAY_SEGMENT
       const total = 3 * S + 7
       const conflictAt = new Set([0, 1, S - 1, S, S + 1, 2 * S - 1, 2 * S, total - 1])
       const batch = Array.from({ length: total }, (_, i) =>
         entry({ table: 'notes', row: noteRow(conflictAt.has(i) ? newId() : owner.id, { title: `n${i}` }) }),
       )
-      const outcomes = await store.applyJournal(batch)
-      expect(outcomes).toEqual(batch.map((_, i): JournalOutcome => (conflictAt.has(i) ? 'conflict' : 'applied')))
+      const outcomes = await store.replayEntries(batch)
+      expect(outcomes).toEqual(batch.map((_, i): ReplayOutcome => (conflictAt.has(i) ? 'conflict' : 'applied')))
       const exported = (await store.exportRows('notes', null, 10_000)).filter((c) => (c.row as Note).ownerId === owner.id)
       expect(exported.length).toBe(total - conflictAt.size)
     })
@@ -484,9 +484,9 @@ describe.skipIf(!ok)('PostgresStore on PostgreSQL', () => { // skipped only when
     test('two stores replaying the same batch at once: every entry takes effect exactly once', async () => {
       const [a, b] = [await open(), await open()]
       const owner = userRow()
-      await a.applyJournal([entry({ table: 'users', row: owner })])
+      await a.replayEntries([entry({ table: 'users', row: owner })])
       const batch = Array.from({ length: 300 }, (_, i) => entry({ table: 'notes', row: noteRow(owner.id, { title: `c${i}` }) }))
-      const [ra, rb] = await Promise.all([a.applyJournal(batch), b.applyJournal(batch)])
+      const [ra, rb] = await Promise.all([a.replayEntries(batch), b.replayEntries(batch)])
       for (let i = 0; i < batch.length; i++) expect([ra[i], rb[i]].sort()).toEqual(['applied', 'duplicate'])
     })
   })

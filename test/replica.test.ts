@@ -403,7 +403,7 @@ describe('the change log', () => {
   test('covers every table, the outbox included, and leaves the outbox as it was', async () => {
     const folder = tempDir()
     const r = await rig(new FileTarget(folder, 'folder'))
-    r.store.setJournaling(true)
+    r.store.setOutboxRecording(true)
     const user = await r.store.users.create(makeUser())
     await r.store.notes.create(makeNote(user.id))
     expect(r.store.outbox.count()).toBe(2)

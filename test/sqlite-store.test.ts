@@ -1,4 +1,4 @@
-// SqliteStore beyond the Store contract: outbox journaling, snapshot replace, last-writer-wins
+// SqliteStore beyond the Store contract: outbox recording, snapshot replace, last-writer-wins
 // details, export paging, pragmas, checkpoint, backup, migrations, error mapping and the async
 // transaction lock. Every store lives in its own file under one temp folder removed in afterAll.
 import { Database } from 'bun:sqlite'
@@ -91,7 +91,7 @@ describe('opening', () => {
   })
 })
 
-describe('journaling (outbox)', () => {
+describe('recording in the outbox', () => {
   test('off by default: writes leave no outbox entries', async () => {
     const s = await freshStore()
     await userWithSession(s)
@@ -100,7 +100,7 @@ describe('journaling (outbox)', () => {
 
   test('on: every write appends exactly the rows it produced, in order', async () => {
     const s = await freshStore()
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     const user = await s.users.create(makeUser())
     const updated = await s.users.update(user.id, { name: 'Renamed' })
     const first = await s.sessions.create(makeSession(user.id))
@@ -141,7 +141,7 @@ describe('journaling (outbox)', () => {
     const s = await freshStore()
     const user = await s.users.create(makeUser())
     const event = await s.audit.append(makeAudit())
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     await expectStoreError(s.users.create(makeUser({ email: user.email })), 'conflict')
     await expectStoreError(s.users.update(newId(), { name: 'x' }), 'not_found')
     await expectStoreError(s.notes.create(makeNote(newId())), 'invalid')
@@ -154,7 +154,7 @@ describe('journaling (outbox)', () => {
 
   test('the entry is written in the same transaction: a throwing sink undoes row and entry together', async () => {
     const s = await freshStore()
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     const seen: number[] = []
     const failing = s.withChangeSink(() => {
       // the sink runs inside the write's transaction, after the outbox insert
@@ -170,7 +170,7 @@ describe('journaling (outbox)', () => {
 
   test('inside transaction(): entries commit with it and vanish with a rollback', async () => {
     const s = await freshStore()
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     await expect(
       s.transaction(async (tx) => {
         await tx.users.create(makeUser())
@@ -202,7 +202,7 @@ describe('journaling (outbox)', () => {
 
   test('peek returns oldest first; ack deletes up to a seq; seqs are never reused', async () => {
     const s = await freshStore()
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     for (let i = 0; i < 5; i++) await s.settings.set(`k${i}`, String(i))
     const all = s.outbox.peek(10)
     expect(all.map((e) => (e.change.row as { key: string }).key)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4'])
@@ -220,11 +220,11 @@ describe('journaling (outbox)', () => {
     expect(s.outbox.peek(1)[0]!.seq).toBeGreaterThan(all[4]!.seq)
   })
 
-  test('turning journaling off stops new entries and keeps the old ones', async () => {
+  test('turning outbox recording off stops new entries and keeps the old ones', async () => {
     const s = await freshStore()
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     await s.settings.set('a', '1')
-    s.setJournaling(false)
+    s.setOutboxRecording(false)
     await s.settings.set('b', '2')
     expect(outboxChanges(s).map((c) => (c.row as { key: string }).key)).toEqual(['a'])
   })
@@ -305,7 +305,7 @@ describe('replaceAll', () => {
 
   test('refuses while the outbox holds writes PostgreSQL has not received', async () => {
     const { s } = await populated()
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     await s.settings.set('pending', 'write')
     const before = await allRows(s)
     expect(() => s.replaceAll([])).toThrow(/outbox/)
@@ -344,11 +344,11 @@ describe('applyChange', () => {
     expect(await s.users.getById(stored.id)).toBeNull()
   })
 
-  test('a unique clash with another row → conflict, nothing written or journaled', async () => {
+  test('a unique clash with another row → conflict, nothing written or recorded in the outbox', async () => {
     const s = await freshStore()
     const holder = await s.users.create(makeUser())
     const other = await s.users.create(makeUser())
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     expect(await s.applyChange(userRow(other, { email: holder.email, version: 2 }))).toBe('conflict')
     expect(await s.users.getById(other.id)).toEqual(other)
     const intruder = { ...other, id: newId() }
@@ -357,10 +357,10 @@ describe('applyChange', () => {
     expect(s.outbox.count()).toBe(0)
   })
 
-  test('applied rows are journaled when journaling is on; stale ones are not', async () => {
+  test('applied rows are recorded in the outbox while recording is on; stale ones are not', async () => {
     const s = await freshStore()
     const user = await s.users.create(makeUser())
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     const newer = userRow(user, { name: 'from primary', version: 2 })
     expect(await s.applyChange(newer)).toBe('applied')
     expect(await s.applyChange(newer)).toBe('stale')
@@ -696,7 +696,7 @@ describe('the async transaction lock', () => {
   test('replay bookkeeping during an open transaction: committed entries only, acks and conflicts outlive its rollback', async () => {
     const path = dbPath()
     const s = await freshStore(path)
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     await s.settings.set('a', '1')
     await s.settings.set('b', '2')
     const held = gate()
@@ -735,7 +735,7 @@ describe('the async transaction lock', () => {
 
   test('entries of a transaction that commits become visible, and only after it commits', async () => {
     const s = await freshStore()
-    s.setJournaling(true)
+    s.setOutboxRecording(true)
     const held = gate()
     const entered = gate()
     const transaction = s.transaction(async (tx) => {

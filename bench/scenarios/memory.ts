@@ -154,7 +154,7 @@ ${table(['process', 'idle', 'after load', 'peak', 'requests', 'req/s (shared CPU
 
 The same server booted on the bench database as the earlier scenarios left it (${fmtInt(filled.notes)} notes): ready after
 ${fmtMs(filled.bootMs)}, ${fmtMb(filled.idle)} at idle, ${fmtMb(filled.peak)} at its peak (VmHWM) — at boot it copies every PostgreSQL row
-into SQLite (\`copySnapshot\`), one page of 2,000 rows at a time, staged in SQLite TEMP tables and swapped in at the end,
+into SQLite (\`copyToFallback\`), one page of 2,000 rows at a time, staged in SQLite TEMP tables and swapped in at the end,
 so the peak does not grow with the database (600,000 notes: 129 MB, where holding every row in memory took 818 MB).`,
   )
 }

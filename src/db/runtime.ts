@@ -65,8 +65,10 @@ export interface DatabaseRuntime {
   switchToFallback(): Promise<Mode>
   /** replays the outbox first; throws StoreError('unavailable') when the primary is down */
   switchToPrimary(): Promise<Mode>
-  copyPrimaryToFallback(): Promise<{ tables: Record<string, number>; duration_ms: number }>
-  syncToPrimary(): Promise<{ applied: number; conflicts: number; remaining: number }>
+  /** replaces the fallback's rows with a snapshot of PostgreSQL (POST .../migrate-from-primary) */
+  copyToFallback(): Promise<{ tables: Record<string, number>; duration_ms: number }>
+  /** replays the outbox into PostgreSQL now, whatever the mode (POST .../sync-to-primary) */
+  replay(): Promise<{ applied: number; conflicts: number; remaining: number }>
   backup(): Promise<{ file: string; size_bytes: number; created_at: string }>
   /** throws StoreError('conflict') while the file is active or holds un-replayed writes */
   cleanup(): Promise<void>

@@ -134,6 +134,21 @@ export interface Page<T> {
   nextCursor: string | null
 }
 
+/**
+ * What a repository method does to the database, which decides how the failover layer routes it:
+ * read: answered by whichever database is active, retried on SQLite when PostgreSQL fails.
+ * write: takes the write gate; on PostgreSQL its rows are mirrored, on SQLite added to the outbox.
+ * delete: a write that (soft-)deletes its row; when a retry finds the row gone (not_found), the
+ *         first attempt deleted it before its connection died, and the delete asked for has happened.
+ */
+export type MethodKind = 'read' | 'write' | 'delete'
+
+/**
+ * The kind of every method of repository R, declared beside R with `satisfies RepoKinds<R>`: a
+ * method missing from the declaration, or one R does not have, does not compile.
+ */
+export type RepoKinds<R> = { readonly [M in keyof R]-?: MethodKind }
+
 export interface UserRepo {
   /** throws StoreError('conflict') when the email is taken by a live user */
   create(input: NewUser): Promise<User>
@@ -172,6 +187,20 @@ export interface UserRepo {
    */
   disableAccount(id: string, audit: NewAuditEvent): Promise<AccountWrite>
 }
+
+export const USER_REPO_KINDS = {
+  create: 'write',
+  createIfAbsent: 'write',
+  getById: 'read',
+  getByEmail: 'read',
+  getForSession: 'read',
+  list: 'read',
+  update: 'write',
+  setPassword: 'write',
+  softDelete: 'delete',
+  changeAccount: 'write',
+  disableAccount: 'write',
+} as const satisfies RepoKinds<UserRepo>
 
 /** The user as an account change left it, and the audit events it appended. */
 export interface AccountWrite {
@@ -216,6 +245,16 @@ export interface SessionRepo {
    */
   endSessions(userId: string, sessionId: string, alsoTokenHash: string | null, audit: NewAuditEvent): Promise<string[]>
 }
+
+export const SESSION_REPO_KINDS = {
+  create: 'write',
+  getByTokenHash: 'read',
+  getWithUser: 'read',
+  rotate: 'write',
+  revoke: 'write',
+  revokeAllForUser: 'write',
+  endSessions: 'write',
+} as const satisfies RepoKinds<SessionRepo>
 
 /** Per-user limits a write must stay within (NOTES_MAX_PER_USER, NOTES_MAX_BYTES_PER_USER). */
 export interface NoteLimits {
@@ -284,6 +323,15 @@ export interface NoteRepo {
   softDelete(ownerId: string, id: string): Promise<void>
 }
 
+export const NOTE_REPO_KINDS = {
+  create: 'write',
+  get: 'read',
+  usage: 'read',
+  list: 'read',
+  update: 'write',
+  softDelete: 'delete',
+} as const satisfies RepoKinds<NoteRepo>
+
 export interface AuditRepo {
   /** idempotent on id */
   append(input: NewAuditEvent): Promise<AuditEvent>
@@ -291,12 +339,23 @@ export interface AuditRepo {
   list(query: PageQuery): Promise<Page<AuditEvent>>
 }
 
+export const AUDIT_REPO_KINDS = {
+  append: 'write',
+  list: 'read',
+} as const satisfies RepoKinds<AuditRepo>
+
 export interface SettingsRepo {
   get(key: string): Promise<string | null>
   set(key: string, value: string): Promise<void>
   /** stores `value` unless the key exists; returns the value now stored (race-safe) */
   setIfAbsent(key: string, value: string): Promise<string>
 }
+
+export const SETTINGS_REPO_KINDS = {
+  get: 'read',
+  set: 'write',
+  setIfAbsent: 'write',
+} as const satisfies RepoKinds<SettingsRepo>
 
 export interface MigrationReport {
   applied: string[]
@@ -340,6 +399,18 @@ export interface Store {
   as(caller: Caller): Store
   close(): Promise<void>
 }
+
+/** The repositories of a Store: its properties that are neither methods nor its kind. */
+export type RepoName = { [K in keyof Store]: Store[K] extends (...args: never[]) => unknown ? never : Store[K] extends object ? K : never }[keyof Store]
+
+/** Every repository's method kinds: a repository added to Store without its kinds does not compile. */
+export const REPO_KINDS = {
+  users: USER_REPO_KINDS,
+  sessions: SESSION_REPO_KINDS,
+  notes: NOTE_REPO_KINDS,
+  audit: AUDIT_REPO_KINDS,
+  settings: SETTINGS_REPO_KINDS,
+} as const satisfies { readonly [N in RepoName]-?: RepoKinds<Store[N]> }
 
 // ---- replication: what the failover layer moves between the two databases ----
 
@@ -430,4 +501,4 @@ export interface OutboxEntry {
 }
 
 /** applied/stale/conflict as in ApplyOutcome; duplicate: this op_id was already applied */
-export type JournalOutcome = ApplyOutcome | 'duplicate'
+export type ReplayOutcome = ApplyOutcome | 'duplicate'

@@ -1,5 +1,6 @@
-// Moving rows between the two databases: replaying the outbox into PostgreSQL, and copying a
-// snapshot of PostgreSQL into SQLite.
+// Moving rows between the two databases: the replay of the outbox into PostgreSQL, and the copy of a
+// snapshot of PostgreSQL into the fallback (copy to fallback; the admin API calls it
+// migrate-from-primary).
 import type { PostgresStore } from './postgres/postgres-store.ts'
 import type { SqliteStore } from './sqlite/sqlite-store.ts'
 import { SYNC_TABLES, newId, type RowChange } from './store.ts'
@@ -53,7 +54,7 @@ export async function replayOutbox(
   while (budget > 0) {
     const batch = fallback.outbox.peek(Math.min(pace.batch, budget))
     if (batch.length === 0) break
-    const outcomes = await primary.applyJournal(batch)
+    const outcomes = await primary.replayEntries(batch)
     pace.committed()
     outcomes.forEach((outcome, i) => {
       const entry = batch[i]!
@@ -81,7 +82,7 @@ export async function replayOutbox(
  * Replaces the fallback's rows with PostgreSQL's, atomically on the SQLite side. Page by page: only
  * one page of rows is in memory at a time, whatever the size of the database.
  */
-export async function copySnapshot(
+export async function copyToFallback(
   primary: PostgresStore,
   fallback: SqliteStore,
   pageSize = 2000,

@@ -55,14 +55,16 @@ export function fallbackAdminRoutes(): Hono<AppEnv> {
     return c.json({ mode })
   })
 
+  // The copy to the fallback, under its older public name.
   app.post('/migrate-from-primary', async (c) => {
-    const result = await acting(() => c.get('deps').db.copyPrimaryToFallback())
+    const result = await acting(() => c.get('deps').db.copyToFallback())
     await audit(c, 'admin.copy_to_fallback', { tables: result.tables })
     return c.json(result)
   })
 
+  // The replay, under its public name.
   app.post('/sync-to-primary', async (c) => {
-    const result = await acting(() => c.get('deps').db.syncToPrimary())
+    const result = await acting(() => c.get('deps').db.replay())
     await audit(c, 'admin.sync_to_primary', result)
     return c.json(result)
   })

@@ -6,13 +6,13 @@ import type { PoolMode, SslMode } from '../../config-types.ts'
 import type { MigrationFile } from '../migration-files.ts'
 import type { SyncConflict } from '../runtime.ts'
 import type {
-  Caller, ApplyOutcome, AuditRepo, ChangeSink, JournalOutcome, MigrationReport, NoteRepo, OutboxEntry,
+  Caller, ApplyOutcome, AuditRepo, ChangeSink, ReplayOutcome, MigrationReport, NoteRepo, OutboxEntry,
   ReplicableStore, RowChange, SessionRepo, SettingsRepo, Store, SyncTable, UserRepo,
 } from '../store.ts'
 import { upsertChange } from './apply-change.ts'
 import { pingFailure, toStoreError } from './errors.ts'
 import { PgExecutor } from './executor.ts'
-import { applyJournalIn, conflictReason } from './journal.ts'
+import { replayEntriesIn, conflictReason } from './replay-entries.ts'
 import { migratePostgres, pendingPostgresMigrations } from './migrate.ts'
 import { PgPool } from './pool.ts'
 import {
@@ -126,9 +126,9 @@ export class PostgresStore implements ReplicableStore {
     }
   }
 
-  async applyJournal(entries: OutboxEntry[]): Promise<JournalOutcome[]> {
+  async replayEntries(entries: OutboxEntry[]): Promise<ReplayOutcome[]> {
     if (entries.length === 0) return []
-    return this.ex.transaction((tx) => applyJournalIn(tx, entries))
+    return this.ex.transaction((tx) => replayEntriesIn(tx, entries))
   }
 
   async exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {

@@ -41,8 +41,8 @@ interface HeldLock {
 }
 
 export interface WriteOptions {
-  /** false: never journaled, even while journaling is on (rows that came from PostgreSQL) */
-  journal?: boolean
+  /** false: never recorded in the outbox, even while recording is on (rows that came from PostgreSQL) */
+  outbox?: boolean
 }
 
 /** the writers of one group commit: settled when its COMMIT is done or has failed */
@@ -54,7 +54,7 @@ interface Group {
 
 export class SqliteConnection {
   /** when true, every row a write produces is also appended to the outbox, in the same transaction */
-  journaling = false
+  recordingOutbox = false
   private closed = false
   private readonly statements = new Map<string, Stmt<unknown>>()
   private readonly inTx: (fn: () => unknown) => unknown
@@ -159,20 +159,20 @@ export class SqliteConnection {
    * once that COMMIT is done: acknowledged means committed, as before.
    */
   async write<T>(scope: Scope, write: (emit: Emit) => T, hints?: ErrorHints, opts: WriteOptions = {}): Promise<T> {
-    const journal = opts.journal ?? true
+    const toOutbox = opts.outbox ?? true
     const body = this.checked(scope, write)
-    if (scope.depth > 0) return this.locked(scope, () => mapErrors(() => this.inTx(() => this.runWrite(scope, body, journal)) as T, hints))
+    if (scope.depth > 0) return this.locked(scope, () => mapErrors(() => this.inTx(() => this.runWrite(scope, body, toOutbox)) as T, hints))
     // The lock is held only while the write runs, not until its COMMIT, so the next write can join.
-    const { result, committed } = await this.locked(scope, () => mapErrors(() => this.writeInGroup(scope, body, journal), hints))
+    const { result, committed } = await this.locked(scope, () => mapErrors(() => this.writeInGroup(scope, body, toOutbox), hints))
     await committed
     return result
   }
 
-  private runWrite<T>(scope: Scope, body: (emit: Emit) => T, journal: boolean): T {
+  private runWrite<T>(scope: Scope, body: (emit: Emit) => T, toOutbox: boolean): T {
     const changes: RowChange[] = []
     const result = body((change) => {
       changes.push(change)
-      if (journal && this.journaling) this.appendOutbox(change)
+      if (toOutbox && this.recordingOutbox) this.appendOutbox(change)
     })
     if (scope.pending) scope.pending.push(...changes)
     else if (scope.sink) for (const c of changes) scope.sink(c)
@@ -187,11 +187,11 @@ export class SqliteConnection {
    * COMMIT (disk full, I/O error) could then take back what they saw, and every writer of the group
    * gets that error.
    */
-  private writeInGroup<T>(scope: Scope, body: (emit: Emit) => T, journal: boolean): { result: T; committed: Promise<void> } {
+  private writeInGroup<T>(scope: Scope, body: (emit: Emit) => T, toOutbox: boolean): { result: T; committed: Promise<void> } {
     const group = this.group ?? this.openGroup()
     this.groupWriteRunning = true
     try {
-      return { result: this.inTx(() => this.runWrite(scope, body, journal)) as T, committed: group.committed }
+      return { result: this.inTx(() => this.runWrite(scope, body, toOutbox)) as T, committed: group.committed }
     } catch (e) {
       // Some errors make SQLite roll back the whole transaction: the group's earlier writes are gone too.
       if (!this.db.inTransaction && this.group === group) this.endGroup(group, e)
@@ -235,7 +235,7 @@ export class SqliteConnection {
     this.transactionEnded()
   }
 
-  /** a synchronous write outside any store scope (snapshot, bookkeeping): no sink, no journal */
+  /** a synchronous write outside any store scope (snapshot, bookkeeping): no sink, no outbox */
   writeSync<T>(what: string, fn: () => T): T {
     this.assertIdle(what)
     return mapErrors(() => this.inImmediateTx(fn) as T)

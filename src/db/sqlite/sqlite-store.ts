@@ -110,7 +110,7 @@ export class SqliteStore implements ReplicableStore {
   private readonly conn: SqliteConnection
   private readonly lock = new AsyncLock()
   private readonly scope: Scope
-  private readonly journal: SqliteOutbox
+  private readonly outboxTable: SqliteOutbox
 
   /** safe while a transaction() is open: it sees committed entries only, acks wait for its end */
   readonly outbox: { count(): number; peek(limit: number): OutboxEntry[]; ack(uptoSeq: number): void }
@@ -128,9 +128,9 @@ export class SqliteStore implements ReplicableStore {
     this.ping = view.ping
     this.migrate = view.migrate
     this.transaction = view.transaction
-    const journal = new SqliteOutbox(this.conn)
-    this.journal = journal
-    this.outbox = { count: () => journal.count(), peek: (limit) => journal.peek(limit), ack: (uptoSeq) => journal.ack(uptoSeq) }
+    const outbox = new SqliteOutbox(this.conn)
+    this.outboxTable = outbox
+    this.outbox = { count: () => outbox.count(), peek: (limit) => outbox.peek(limit), ack: (uptoSeq) => outbox.ack(uptoSeq) }
   }
 
   withChangeSink(sink: ChangeSink): Store {
@@ -149,14 +149,14 @@ export class SqliteStore implements ReplicableStore {
 
   /**
    * Rows PostgreSQL has committed (the mirror), applied like applyChange in one write: one savepoint,
-   * one place in the group commit. Never journaled, whatever the mode: PostgreSQL has them already.
+   * one place in the group commit. Never recorded in the outbox, whatever the mode: PostgreSQL has them already.
    */
   applyMirrored(changes: RowChange[]): Promise<ApplyOutcome[]> {
     return this.conn.write(
       this.scope,
       (emit) => changes.map((change) => applyChangeNow(this.conn, change, emit)),
       { foreignKey: 'the row refers to a parent row that does not exist' },
-      { journal: false },
+      { outbox: false },
     )
   }
 
@@ -204,7 +204,7 @@ export class SqliteStore implements ReplicableStore {
       finish: () => {
         try {
           this.conn.writeSync('replacing all rows', () => {
-            if (this.journal.count() > 0)
+            if (this.outboxTable.count() > 0)
               throw new StoreError('conflict', 'the outbox holds writes PostgreSQL has not received; replay them before replacing the data')
             swapInSnapshotNow(this.conn)
             dropSnapshotNow(this.conn)
@@ -226,8 +226,8 @@ export class SqliteStore implements ReplicableStore {
   }
 
   /** when on, every row a write produces is also appended to the outbox, in the write's transaction */
-  setJournaling(on: boolean): void {
-    this.conn.journaling = on
+  setOutboxRecording(on: boolean): void {
+    this.conn.recordingOutbox = on
   }
 
   /** applied at once, or when the open transaction ends (SQLite cannot change it inside one) */
@@ -249,11 +249,11 @@ export class SqliteStore implements ReplicableStore {
 
   /** idempotent on id; while a transaction() is open it is written when that ends */
   recordConflict(c: SyncConflict): void {
-    this.journal.recordConflict(c)
+    this.outboxTable.recordConflict(c)
   }
 
   listConflicts(): SyncConflict[] {
-    return this.journal.listConflicts()
+    return this.outboxTable.listConflicts()
   }
 
   pendingMigrations(): MigrationFile[] {

@@ -1,11 +1,11 @@
-// Replays outbox entries inside one transaction with an exactly-once effect.
+// The replay's PostgreSQL side: outbox entries applied inside one transaction with an exactly-once effect.
 //
 // Speed: entries are sent in segments whose statements postgres.js pipelines on the transaction's
 // connection (one round trip per segment, not per entry), each segment under one savepoint. When a
 // statement of a segment fails, the savepoint is rolled back, the clean prefix is sent again, and
 // the failing entry, now first, is recorded as a conflict: a rare event costs a retry, not every
 // entry a savepoint of its own.
-import { newId, nowIso, type JournalOutcome, type OutboxEntry } from '../store.ts'
+import { newId, nowIso, type OutboxEntry, type ReplayOutcome } from '../store.ts'
 import { upsertChange } from './apply-change.ts'
 import { constraintOf, sqlState, toStoreError } from './errors.ts'
 import type { PgExecutor } from './executor.ts'
@@ -15,7 +15,7 @@ import { rowKey } from './rows.ts'
  * Entries per segment. postgres.js pipelines up to max_pipeline (100) queries and queues the rest
  * in JS, which measured several times slower; half of it also keeps a conflict's retry cheap.
  */
-export const JOURNAL_SEGMENT = 50
+export const REPLAY_SEGMENT = 50
 
 /** Why a replayed row could not be applied, or null when the error is not a row conflict. */
 export function conflictReason(error: unknown): string | null {
@@ -76,15 +76,15 @@ async function claim(tx: PgExecutor, entries: OutboxEntry[]): Promise<Set<string
 }
 
 /** Runs inside the caller's transaction. */
-export async function applyJournalIn(tx: PgExecutor, entries: OutboxEntry[]): Promise<JournalOutcome[]> {
+export async function replayEntriesIn(tx: PgExecutor, entries: OutboxEntry[]): Promise<ReplayOutcome[]> {
   try {
     const claimed = await claim(tx, entries)
-    const outcomes: JournalOutcome[] = entries.map(() => 'duplicate')
+    const outcomes: ReplayOutcome[] = entries.map(() => 'duplicate')
     // an op id twice in one batch: its first entry claims it
     const todo = entries.flatMap((e, i) => (claimed.delete(e.opId.toLowerCase()) ? [i] : []))
 
     let start = 0
-    let end = Math.min(JOURNAL_SEGMENT, todo.length)
+    let end = Math.min(REPLAY_SEGMENT, todo.length)
     while (start < todo.length) {
       const result = await trySegment(tx, todo.slice(start, end).map((i) => entries[i]!))
       if (result.ok) {
@@ -102,7 +102,7 @@ export async function applyJournalIn(tx: PgExecutor, entries: OutboxEntry[]): Pr
         outcomes[i] = 'conflict'
         start += 1
       }
-      end = Math.min(start + JOURNAL_SEGMENT, todo.length)
+      end = Math.min(start + REPLAY_SEGMENT, todo.length)
     }
     return outcomes
   } catch (e) {
