@@ -17,25 +17,57 @@ export interface Column {
   nullable?: true
   /** the table whose key this column holds (a foreign key in both databases) */
   references?: string
+  /** the record's field for this column; by default the column's name in camelCase (owner_id → ownerId) */
+  field?: string
 }
 
-export interface TableDefinition<Name extends string = string> {
+/**
+ * A column the application computes from other columns whenever it writes a row (both dialects then
+ * hold the very same value): records do not carry it, and reading a row skips it.
+ */
+export interface DerivedColumn {
+  /** the columns it is made of */
+  from: readonly string[]
+  /** its value, from theirs in `from`'s order */
+  make(values: readonly unknown[]): string
+}
+
+export interface TableDefinition<Name extends string = string, Columns extends Readonly<Record<string, Column>> = Readonly<Record<string, Column>>> {
   name: Name
   /** the primary key's column */
   key: string
-  columns: Readonly<Record<string, Column>>
+  columns: Columns
+  /** the columns the application computes, by name (see DerivedColumn) */
+  derived?: Readonly<Record<string, DerivedColumn>>
 }
 
-export function defineTable<const Name extends string>(definition: TableDefinition<Name>): TableDefinition<Name> {
-  if (!(definition.key in definition.columns)) throw new Error(`table ${definition.name}: its key ${definition.key} is not one of its columns`)
+export function defineTable<const Name extends string, const Columns extends Readonly<Record<string, Column>>>(
+  definition: TableDefinition<Name, Columns>,
+): TableDefinition<Name, Columns> {
+  const { name, key, columns, derived = {} } = definition
+  if (!(key in columns)) throw new Error(`table ${name}: its key ${key} is not one of its columns`)
+  for (const [column, d] of Object.entries(derived)) {
+    if (!(column in columns)) throw new Error(`table ${name}: its derived column ${column} is not one of its columns`)
+    for (const c of d.from) if (!(c in columns)) throw new Error(`table ${name}: ${column} is made of ${c}, which is not one of its columns`)
+  }
   return definition
 }
 
-const id: Column = { kind: 'id' }
-const text: Column = { kind: 'text' }
-const timestamp: Column = { kind: 'timestamp' }
-const version: Column = { kind: 'integer' }
-const nullable = (c: Column): Column => ({ ...c, nullable: true })
+/** The record's field of a column (see Column.field). */
+export const fieldOf = (name: string, column: Column): string => column.field ?? name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+
+/** Text a search reads: the parts on lines of their own, lower-cased in JS so both dialects fold unicode alike. */
+export const searchTextOf = (parts: readonly unknown[]): string => parts.join('\n').toLowerCase()
+
+/** A column holding searchTextOf(the `from` columns). */
+export const searchText = (...from: string[]): DerivedColumn => ({ from, make: searchTextOf })
+
+// `as const`: each column's kind stays a literal type, of which the rows' types are made (codec.ts)
+const id = { kind: 'id' } as const
+const text = { kind: 'text' } as const
+const timestamp = { kind: 'timestamp' } as const
+const version = { kind: 'integer' } as const
+const nullable = <C extends Column>(c: C): C & { nullable: true } => ({ ...c, nullable: true })
 
 export const users = defineTable({
   name: 'users',
@@ -85,6 +117,7 @@ export const notes = defineTable({
     version,
     deleted_at: nullable(timestamp),
   },
+  derived: { search_text: searchText('title', 'body') },
 })
 
 export const audit = defineTable({
