@@ -120,6 +120,11 @@ describe('codecs from the table definitions', () => {
     expect(CODECS.notes.readColumns).toEqual(CODECS.notes.columns.filter((c) => c !== 'search_text'))
   })
 
+  test('the secret columns as the record fields conflict listings mask (the same as before definitions named them)', () => {
+    const secret = Object.fromEntries(Object.entries(CODECS).map(([table, codec]) => [table, codec.secretFields]))
+    expect(secret).toEqual({ users: ['passwordHash'], sessions: ['tokenHash'], notes: [], audit: [], settings: ['value'] })
+  })
+
   test('a table defined elsewhere gets a codec too: field names camelCase unless given, derived columns checked', () => {
     const tags = defineTable({
       name: 'tags',
