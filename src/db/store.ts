@@ -9,7 +9,7 @@
 // - Every mutable row carries createdAt, updatedAt and version (+1 per update).
 // - Emails are stored trimmed and lower-cased (`normalizeEmail`); lookups normalize too.
 
-import { TABLES } from './tables.ts'
+import { searchTextOf, TABLES } from './tables.ts'
 
 export type StoreKind = 'postgresql' | 'sqlite'
 export type Role = 'admin' | 'user'
@@ -486,9 +486,8 @@ export const newId = (): string => Bun.randomUUIDv7()
 export const nowIso = (): string => new Date().toISOString()
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
 
-/** Text both dialects search with `instr`/`strpos`: lower-cased in JS so unicode folds alike. */
-export const noteSearchText = (title: string, body: string): string =>
-  `${title}\n${body}`.toLowerCase()
+/** Text both dialects search with `instr`/`strpos`: notes.search_text as its definition makes it (tables.ts). */
+export const noteSearchText = (title: string, body: string): string => searchTextOf([title, body])
 
 // ---- the outbox: writes made on SQLite while PostgreSQL was away, replayed in order ----
 

@@ -1,6 +1,7 @@
 // Moving rows between the two databases: the replay of the outbox into PostgreSQL, and the copy of a
 // snapshot of PostgreSQL into the fallback (copy to fallback; the admin API calls it
 // migrate-from-primary).
+import { CODECS } from './codec.ts'
 import type { PostgresStore } from './postgres/postgres-store.ts'
 import type { SqliteStore } from './sqlite/sqlite-store.ts'
 import { SYNC_TABLES, newId, type RowChange } from './store.ts'
@@ -112,9 +113,9 @@ export async function copyToFallback(
 
 export const rowKey = (change: RowChange): string => (change.table === 'settings' ? change.row.key : change.row.id)
 
-/** Conflict records are read by admins: keep password hashes and token hashes out of them. */
+/** Conflict records are read by admins: keep the secret columns (tables.ts) out of them. */
 function redactRow(change: RowChange): Record<string, unknown> {
   const row: Record<string, unknown> = { ...change.row }
-  for (const secret of ['passwordHash', 'tokenHash', 'value']) if (secret in row) row[secret] = '***'
+  for (const secret of CODECS[change.table].secretFields) row[secret] = '***'
   return row
 }

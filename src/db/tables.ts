@@ -1,8 +1,11 @@
-// The replicated tables, each declared once: its columns with their kinds, its key, and the tables its
-// foreign keys point at. Both dialects' migrations must agree with it (test/schema-drift.test.ts
-// reads the columns both databases actually have), and the order of TABLES is the order rows are
-// copied and replayed in: a table comes after every table it references, which the same test checks
-// against the databases' own foreign keys. (Issue 13: the first part of "one definition per table".)
+// The replicated tables, each declared once: its columns with their kinds, its key, the tables its
+// foreign keys point at, the columns the application derives and those it keeps secret, how a
+// replicated row merges with the stored one, and its indexes. Both dialects' row codecs (codec.ts),
+// the merge upsert (merge-sql.ts) and a new table's migrations (create-table-sql.ts) are made from it.
+// Both dialects' migrations must agree with it (test/schema-drift.test.ts reads the columns and
+// indexes both databases actually have), and the order of TABLES is the order rows are copied and
+// replayed in: a table comes after every table it references, which the same test checks against the
+// databases' own foreign keys.
 
 /**
  * What a column holds, and so its type in each dialect: `id` a UUID made by the application (uuid /
@@ -17,25 +20,94 @@ export interface Column {
   nullable?: true
   /** the table whose key this column holds (a foreign key in both databases) */
   references?: string
+  /** the record's field for this column; by default the column's name in camelCase (owner_id → ownerId) */
+  field?: string
 }
 
-export interface TableDefinition<Name extends string = string> {
+/**
+ * A column the application computes from other columns whenever it writes a row (both dialects then
+ * hold the very same value): records do not carry it, and reading a row skips it.
+ */
+export interface DerivedColumn {
+  /** the columns it is made of */
+  from: readonly string[]
+  /** its value, from theirs in `from`'s order */
+  make(values: readonly unknown[]): string
+}
+
+/**
+ * How a replicated row (the mirror's, the outbox replay's) meets the row stored under its key; one
+ * rule for both dialects, in SQL (merge-sql.ts).
+ * - `last-writer-wins`: the incoming row wins when none is stored; or when it deletes a live row (sets
+ *   `tombstone`: deletes win); never when the stored row is deleted and the incoming one is not;
+ *   otherwise by higher version, then later updated_at. `tombstone` null: rows are never deleted.
+ * - `insert-only`: rows never change; the first copy of a key stands.
+ */
+export type MergeRule = { kind: 'last-writer-wins'; tombstone: string | null } | { kind: 'insert-only' }
+
+export const lastWriterWins = (tombstone: string | null): MergeRule => ({ kind: 'last-writer-wins', tombstone })
+export const insertOnly: MergeRule = { kind: 'insert-only' }
+
+/** An index both dialects create alike (`bun run db new` writes it). */
+export interface Index {
+  name: string
+  columns: readonly string[]
+  unique?: true
+  /** a partial index's condition, in SQL both dialects read alike */
+  where?: string
+}
+
+export interface TableDefinition<Name extends string = string, Columns extends Readonly<Record<string, Column>> = Readonly<Record<string, Column>>> {
   name: Name
   /** the primary key's column */
   key: string
-  columns: Readonly<Record<string, Column>>
+  columns: Columns
+  /** the columns the application computes, by name (see DerivedColumn) */
+  derived?: Readonly<Record<string, DerivedColumn>>
+  merge: MergeRule
+  /** columns whose values conflict listings mask: hashes, secrets */
+  secret?: readonly string[]
+  indexes?: readonly Index[]
 }
 
-export function defineTable<const Name extends string>(definition: TableDefinition<Name>): TableDefinition<Name> {
-  if (!(definition.key in definition.columns)) throw new Error(`table ${definition.name}: its key ${definition.key} is not one of its columns`)
+export function defineTable<const Name extends string, const Columns extends Readonly<Record<string, Column>>>(
+  definition: TableDefinition<Name, Columns>,
+): TableDefinition<Name, Columns> {
+  const { name, key, columns, derived = {}, merge, secret = [], indexes = [] } = definition
+  const wrong = (what: string) => new Error(`table ${name}: ${what}`)
+  if (!(key in columns)) throw wrong(`its key ${key} is not one of its columns`)
+  for (const [column, d] of Object.entries(derived)) {
+    if (!(column in columns)) throw wrong(`its derived column ${column} is not one of its columns`)
+    for (const c of d.from) if (!(c in columns)) throw wrong(`${column} is made of ${c}, which is not one of its columns`)
+  }
+  if (merge.kind === 'last-writer-wins') {
+    const needs: Record<string, ColumnKind> = { version: 'integer', updated_at: 'timestamp' }
+    for (const [c, kind] of Object.entries(needs)) if (columns[c]?.kind !== kind) throw wrong(`last-writer-wins needs the column ${c}`)
+    const tombstone = merge.tombstone === null ? null : columns[merge.tombstone]
+    if (tombstone !== null && !(tombstone?.kind === 'timestamp' && tombstone.nullable))
+      throw wrong(`its tombstone ${merge.tombstone} is not one of its nullable timestamp columns`)
+  }
+  for (const c of secret) if (!(c in columns)) throw wrong(`its secret column ${c} is not one of its columns`)
+  for (const index of indexes)
+    for (const c of index.columns) if (!(c in columns)) throw wrong(`index ${index.name} is on ${c}, which is not one of its columns`)
   return definition
 }
 
-const id: Column = { kind: 'id' }
-const text: Column = { kind: 'text' }
-const timestamp: Column = { kind: 'timestamp' }
-const version: Column = { kind: 'integer' }
-const nullable = (c: Column): Column => ({ ...c, nullable: true })
+/** The record's field of a column (see Column.field). */
+export const fieldOf = (name: string, column: Column): string => column.field ?? name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+
+/** Text a search reads: the parts on lines of their own, lower-cased in JS so both dialects fold unicode alike. */
+export const searchTextOf = (parts: readonly unknown[]): string => parts.join('\n').toLowerCase()
+
+/** A column holding searchTextOf(the `from` columns). */
+export const searchText = (...from: string[]): DerivedColumn => ({ from, make: searchTextOf })
+
+// `as const`: each column's kind stays a literal type, of which the rows' types are made (codec.ts)
+const id = { kind: 'id' } as const
+const text = { kind: 'text' } as const
+const timestamp = { kind: 'timestamp' } as const
+const version = { kind: 'integer' } as const
+const nullable = <C extends Column>(c: C): C & { nullable: true } => ({ ...c, nullable: true })
 
 export const users = defineTable({
   name: 'users',
@@ -52,6 +124,10 @@ export const users = defineTable({
     version,
     deleted_at: nullable(timestamp),
   },
+  merge: lastWriterWins('deleted_at'),
+  secret: ['password_hash'],
+  // a soft-deleted user gives the email back
+  indexes: [{ name: 'users_email_live', columns: ['email'], unique: true, where: 'deleted_at IS NULL' }],
 })
 
 export const sessions = defineTable({
@@ -69,6 +145,13 @@ export const sessions = defineTable({
     updated_at: timestamp,
     version,
   },
+  // a revoked session is never live again: revocation plays the part of deletion
+  merge: lastWriterWins('revoked_at'),
+  secret: ['token_hash'],
+  indexes: [
+    { name: 'sessions_token_hash', columns: ['token_hash'], unique: true },
+    { name: 'sessions_user_id', columns: ['user_id'] },
+  ],
 })
 
 export const notes = defineTable({
@@ -85,6 +168,9 @@ export const notes = defineTable({
     version,
     deleted_at: nullable(timestamp),
   },
+  derived: { search_text: searchText('title', 'body') },
+  merge: lastWriterWins('deleted_at'),
+  indexes: [{ name: 'notes_owner_id', columns: ['owner_id', 'id'] }],
 })
 
 export const audit = defineTable({
@@ -100,6 +186,7 @@ export const audit = defineTable({
     ip: nullable(text),
     details: nullable({ kind: 'json' }),
   },
+  merge: insertOnly,
 })
 
 export const settings = defineTable({
@@ -111,6 +198,8 @@ export const settings = defineTable({
     updated_at: timestamp,
     version,
   },
+  merge: lastWriterWins(null),
+  secret: ['value'],
 })
 
 /** Parents before children: the order of copies, replays and truncations (children first, reversed). */
