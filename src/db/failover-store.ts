@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import { backupFallback } from './backup.ts'
 import { RuntimeHistory, type HistorySnapshot } from './history.ts'
 import { Mirror } from './mirror.ts'
+import { defineOwnedRepos, OWNED_REPO_KINDS, type FieldsOf, type OwnedRepo, type OwnedRepos, type OwnedTable } from './owned.ts'
 import type { PostgresStore } from './postgres/postgres-store.ts'
 import type { DatabaseRuntime, Mode, ProbeResult, RuntimeStatus, SyncConflict } from './runtime.ts'
 import type { SqliteStore } from './sqlite/sqlite-store.ts'
@@ -21,7 +22,6 @@ import {
   type AuditRepo,
   type Caller,
   type MigrationReport,
-  type NoteRepo,
   type RowChange,
   type SessionRepo,
   type SettingsRepo,
@@ -57,14 +57,12 @@ export interface FailoverStoreOptions extends Omit<OpenedStores, 'reopenFallback
 const WRITES = {
   users: ['create', 'createIfAbsent', 'update', 'setPassword', 'softDelete', 'changeAccount', 'disableAccount'],
   sessions: ['create', 'rotate', 'revoke', 'revokeAllForUser', 'endSessions'],
-  notes: ['create', 'update', 'softDelete'],
   audit: ['append'],
   settings: ['set', 'setIfAbsent'],
 } as const
 const READS = {
   users: ['getById', 'getByEmail', 'getForSession', 'list'],
   sessions: ['getByTokenHash', 'getWithUser'],
-  notes: ['get', 'usage', 'list'],
   audit: ['list'],
   settings: ['get'],
 } as const
@@ -79,10 +77,12 @@ const REPLAY_UNDER_PAUSE = 500
 /** catch-up rounds before writes pause whatever is left */
 const CATCH_UP_ROUNDS = 5
 
+// Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
+export interface FailoverStore extends OwnedRepos {}
+
 export class FailoverStore implements Store, DatabaseRuntime {
   readonly users: UserRepo
   readonly sessions: SessionRepo
-  readonly notes: NoteRepo
   readonly audit: AuditRepo
   readonly settings: SettingsRepo
 
@@ -153,7 +153,6 @@ export class FailoverStore implements Store, DatabaseRuntime {
     })
     this.users = this.routed('users')
     this.sessions = this.routed('sessions')
-    this.notes = this.routed('notes')
     this.audit = this.routed('audit')
     this.settings = this.routed('settings')
   }
@@ -247,11 +246,24 @@ export class FailoverStore implements Store, DatabaseRuntime {
     return repo as unknown as Store[R]
   }
 
+  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
+    return this.routedResource(table)
+  }
+
+  /** the owned resource `table`'s repository, routed as routed() routes the others */
+  private routedResource<T extends OwnedTable>(table: T, view: (s: Store) => Store = (s) => s): OwnedRepo<FieldsOf<T>> {
+    const repo: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
+    const repoIn = (s: Store) => view(s).resource(table) as unknown as Record<string, Function>
+    for (const [method, kind] of Object.entries(OWNED_REPO_KINDS))
+      repo[method] = kind === 'read' ? (...args) => this.read((s) => repoIn(s)[method]!(...args)) : (...args) => this.write((s) => repoIn(s)[method]!(...args), method)
+    return repo as unknown as OwnedRepo<FieldsOf<T>>
+  }
+
   /** This store acting for `caller` (Store.as): routed as any call, checked by whichever store serves it. */
   as(caller: Caller): Store {
     const self = this
     const on = (s: Store) => s.as(caller)
-    return {
+    const view: Omit<Store, keyof OwnedRepos> = {
       get kind() {
         return self.kind
       },
@@ -260,9 +272,6 @@ export class FailoverStore implements Store, DatabaseRuntime {
       },
       get sessions() {
         return self.routed('sessions', on)
-      },
-      get notes() {
-        return self.routed('notes', on)
       },
       get audit() {
         return self.routed('audit', on)
@@ -273,9 +282,12 @@ export class FailoverStore implements Store, DatabaseRuntime {
       ping: () => this.ping(),
       migrate: () => this.migrate(),
       transaction: (fn) => this.write((s) => on(s).transaction(fn)),
+      resource: (table) => this.routedResource(table, on),
       as: (other) => this.as(other),
       close: () => this.close(),
     }
+    defineOwnedRepos(view)
+    return view as Store
   }
 
   private async read<T>(run: (s: Store) => Promise<T>, activity = true): Promise<T> {
@@ -856,3 +868,5 @@ function errorLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
   return message.split('\n')[0]!.slice(0, 300)
 }
+
+defineOwnedRepos(FailoverStore.prototype)

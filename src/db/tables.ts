@@ -24,11 +24,43 @@ export interface TableDefinition<Name extends string = string> {
   /** the primary key's column */
   key: string
   columns: Readonly<Record<string, Column>>
+  /**
+   * The column holding the user a row belongs to, for an owner-scoped resource (src/db/owned.ts):
+   * its rows are read and written only by their owner, through one generic repository per dialect.
+   */
+  owner?: string
+  /** an owned resource's text columns that `q` searches, kept lower-cased in its `search_text` column */
+  searchable?: readonly string[]
+  /** what one row of an owned resource is called in messages ("note not found") */
+  rowName?: string
 }
 
-export function defineTable<const Name extends string>(definition: TableDefinition<Name>): TableDefinition<Name> {
+export function defineTable<const D extends TableDefinition>(definition: D): D {
   if (!(definition.key in definition.columns)) throw new Error(`table ${definition.name}: its key ${definition.key} is not one of its columns`)
+  if (definition.owner !== undefined) checkOwned(definition)
   return definition
+}
+
+/** Columns every owned resource has beside its owner and its own fields (src/db/owned.ts relies on them). */
+export const OWNED_SYSTEM_COLUMNS = ['id', 'created_at', 'updated_at', 'version', 'deleted_at'] as const
+export const SEARCH_COLUMN = 'search_text'
+
+function checkOwned(t: TableDefinition): void {
+  const missing = [...OWNED_SYSTEM_COLUMNS, t.owner!, ...(t.searchable?.length ? [SEARCH_COLUMN] : [])].filter((c) => !(c in t.columns))
+  if (missing.length > 0) throw new Error(`table ${t.name}: an owned resource needs the columns ${missing.join(', ')}`)
+  if (!t.rowName) throw new Error(`table ${t.name}: an owned resource needs rowName, what one row is called in messages`)
+  if (t.key !== 'id') throw new Error(`table ${t.name}: an owned resource's key is id`)
+  // The generic repositories store a field as given and measure it in bytes: text only.
+  const notText = ownedFieldColumns(t).filter((c) => t.columns[c]!.kind !== 'text' || t.columns[c]!.nullable)
+  if (notText.length > 0) throw new Error(`table ${t.name}: an owned resource's fields are non-null text; ${notText.join(', ')} are not`)
+  const unknown = (t.searchable ?? []).filter((c) => !ownedFieldColumns(t).includes(c))
+  if (unknown.length > 0) throw new Error(`table ${t.name}: searchable ${unknown.join(', ')} are not fields of it`)
+}
+
+/** An owned resource's own fields: its columns but the owner, the system columns and search_text, in order. */
+export function ownedFieldColumns(t: TableDefinition): string[] {
+  const system = new Set<string>([...OWNED_SYSTEM_COLUMNS, t.owner ?? '', SEARCH_COLUMN])
+  return Object.keys(t.columns).filter((c) => !system.has(c))
 }
 
 const id: Column = { kind: 'id' }
@@ -74,6 +106,9 @@ export const sessions = defineTable({
 export const notes = defineTable({
   name: 'notes',
   key: 'id',
+  owner: 'owner_id',
+  searchable: ['title', 'body'],
+  rowName: 'note',
   columns: {
     id,
     owner_id: { kind: 'id', references: 'users' },

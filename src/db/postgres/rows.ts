@@ -1,7 +1,10 @@
 // Row ↔ record mapping at the store boundary: snake_case columns, timestamptz as Date (postgres.js
 // parses them) ↔ camelCase records with ISO strings.
 import type { SyncConflict } from '../runtime.ts'
-import { noteSearchText, type AuditEvent, type Note, type Role, type RowChange, type Session, type Setting, type User } from '../store.ts'
+import { searchTextOf } from '../owned.ts'
+import type { AuditEvent, Role, RowChange, Session, Setting, User } from '../store.ts'
+
+type Note = Extract<RowChange, { table: 'notes' }>['row']
 
 export interface UserRow {
   id: string
@@ -164,7 +167,7 @@ export const noteColumns = (n: Note) => ({
   owner_id: n.ownerId,
   title: n.title,
   body: n.body,
-  search_text: noteSearchText(n.title, n.body),
+  search_text: searchTextOf([n.title, n.body]),
   created_at: n.createdAt,
   updated_at: n.updatedAt,
   version: n.version,

@@ -1,9 +1,8 @@
 // Row ↔ record mapping: snake_case columns, INTEGER 0/1 booleans and JSON text in SQLite;
 // camelCase records (store.ts) everywhere else.
+import { searchTextOf } from '../owned.ts'
 import {
-  noteSearchText,
   type AuditEvent,
-  type Note,
   type Role,
   type RowChange,
   type Session,
@@ -13,6 +12,8 @@ import {
 } from '../store.ts'
 
 export type Params = Record<string, string | number | null>
+
+type Note = Extract<RowChange, { table: 'notes' }>['row']
 
 export interface UserRow {
   id: string
@@ -134,7 +135,7 @@ export const noteParams = (n: Note): Params => ({
   owner_id: n.ownerId,
   title: n.title,
   body: n.body,
-  search_text: noteSearchText(n.title, n.body),
+  search_text: searchTextOf([n.title, n.body]),
   created_at: n.createdAt,
   updated_at: n.updatedAt,
   version: n.version,
