@@ -5,7 +5,7 @@
 // A row belongs to one user: every read and write is scoped to its owner, so another owner's row is
 // indistinguishable from a missing one. Rows carry id, created_at, updated_at, version and
 // deleted_at (soft delete); their fields are text; `q` searches the searchable fields through
-// search_text, the fields lower-cased in JS (so both dialects fold unicode alike) and joined by '\n'.
+// search_text, derived from them (tables.ts: searchTextOf).
 import { ownedFieldColumns, SEARCH_COLUMN, TABLES, type OWNED_SYSTEM_COLUMNS, type TableDefinition } from './tables.ts'
 import { StoreError, type Page, type PageQuery } from './store.ts'
 
@@ -114,9 +114,6 @@ export function ownedShape(t: OwnedTable): OwnedShape {
     idTaken: () => new StoreError('conflict', `a ${t.rowName} with this id already exists`),
   }
 }
-
-/** What search_text holds for these values of the searchable fields. */
-export const searchTextOf = (values: readonly string[]): string => values.join('\n').toLowerCase()
 
 export const fieldBytes = (values: readonly string[]): number => values.reduce((n, v) => n + Buffer.byteLength(v), 0)
 

@@ -17,29 +17,62 @@ export interface Column {
   nullable?: true
   /** the table whose key this column holds (a foreign key in both databases) */
   references?: string
+  /** the record's field for this column; by default the column's name in camelCase (owner_id → ownerId) */
+  field?: string
 }
 
-export interface TableDefinition<Name extends string = string> {
+/**
+ * A column the application computes from other columns whenever it writes a row (both dialects then
+ * hold the very same value): records do not carry it, and reading a row skips it.
+ */
+export interface DerivedColumn {
+  /** the columns it is made of */
+  from: readonly string[]
+  /** its value, from theirs in `from`'s order */
+  make(values: readonly unknown[]): string
+}
+
+export interface TableDefinition<Name extends string = string, Columns extends Readonly<Record<string, Column>> = Readonly<Record<string, Column>>> {
   name: Name
   /** the primary key's column */
   key: string
-  columns: Readonly<Record<string, Column>>
+  columns: Columns
+  /** the columns the application computes, by name (see DerivedColumn) */
+  derived?: Readonly<Record<string, DerivedColumn>>
   /**
    * The column holding the user a row belongs to, for an owner-scoped resource (src/db/owned.ts):
    * its rows are read and written only by their owner, through one generic repository per dialect.
    */
   owner?: string
-  /** an owned resource's text columns that `q` searches, kept lower-cased in its `search_text` column */
+  /** an owned resource's text columns that `q` searches: its search_text is derived from them */
   searchable?: readonly string[]
   /** what one row of an owned resource is called in messages ("note not found") */
   rowName?: string
 }
 
+// `const D`: the definition's literal types (name, columns and their kinds, owner) stay in its type,
+// of which the rows' and the owned records' types are made (codec.ts, owned.ts).
 export function defineTable<const D extends TableDefinition>(definition: D): D {
-  if (!(definition.key in definition.columns)) throw new Error(`table ${definition.name}: its key ${definition.key} is not one of its columns`)
+  const { name, key, columns, searchable } = definition
+  if (!(key in columns)) throw new Error(`table ${name}: its key ${key} is not one of its columns`)
+  // the searchable columns make search_text, as searchText() does for any derived search column
+  if (searchable?.length) Object.assign(definition, { derived: { ...definition.derived, [SEARCH_COLUMN]: searchText(...searchable) } })
+  for (const [column, d] of Object.entries(definition.derived ?? {})) {
+    if (!(column in columns)) throw new Error(`table ${name}: its derived column ${column} is not one of its columns`)
+    for (const c of d.from) if (!(c in columns)) throw new Error(`table ${name}: ${column} is made of ${c}, which is not one of its columns`)
+  }
   if (definition.owner !== undefined) checkOwned(definition)
   return definition
 }
+
+/** The record's field of a column (see Column.field). */
+export const fieldOf = (name: string, column: Column): string => column.field ?? name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+
+/** Text a search reads: the parts on lines of their own, lower-cased in JS so both dialects fold unicode alike. */
+export const searchTextOf = (parts: readonly unknown[]): string => parts.join('\n').toLowerCase()
+
+/** A column holding searchTextOf(the `from` columns). */
+export const searchText = (...from: string[]): DerivedColumn => ({ from, make: searchTextOf })
 
 /** Columns every owned resource has beside its owner and its own fields (src/db/owned.ts relies on them). */
 export const OWNED_SYSTEM_COLUMNS = ['id', 'created_at', 'updated_at', 'version', 'deleted_at'] as const
@@ -50,9 +83,11 @@ function checkOwned(t: TableDefinition): void {
   if (missing.length > 0) throw new Error(`table ${t.name}: an owned resource needs the columns ${missing.join(', ')}`)
   if (!t.rowName) throw new Error(`table ${t.name}: an owned resource needs rowName, what one row is called in messages`)
   if (t.key !== 'id') throw new Error(`table ${t.name}: an owned resource's key is id`)
-  // The generic repositories store a field as given and measure it in bytes: text only.
-  const notText = ownedFieldColumns(t).filter((c) => t.columns[c]!.kind !== 'text' || t.columns[c]!.nullable)
-  if (notText.length > 0) throw new Error(`table ${t.name}: an owned resource's fields are non-null text; ${notText.join(', ')} are not`)
+  if (fieldOf(t.owner!, t.columns[t.owner!]!) !== 'ownerId') throw new Error(`table ${t.name}: its owner column's record field must be ownerId (field: 'ownerId')`)
+  // The generic repositories store a field as given and measure it in bytes; its column's name is
+  // its name in records and in JSON alike.
+  const wrong = ownedFieldColumns(t).filter((c) => t.columns[c]!.kind !== 'text' || t.columns[c]!.nullable || fieldOf(c, t.columns[c]!) !== c)
+  if (wrong.length > 0) throw new Error(`table ${t.name}: an owned resource's fields are non-null text named without _ or field; ${wrong.join(', ')} are not`)
   const unknown = (t.searchable ?? []).filter((c) => !ownedFieldColumns(t).includes(c))
   if (unknown.length > 0) throw new Error(`table ${t.name}: searchable ${unknown.join(', ')} are not fields of it`)
 }
@@ -63,11 +98,12 @@ export function ownedFieldColumns(t: TableDefinition): string[] {
   return Object.keys(t.columns).filter((c) => !system.has(c))
 }
 
-const id: Column = { kind: 'id' }
-const text: Column = { kind: 'text' }
-const timestamp: Column = { kind: 'timestamp' }
-const version: Column = { kind: 'integer' }
-const nullable = (c: Column): Column => ({ ...c, nullable: true })
+// `as const`: each column's kind stays a literal type, of which the rows' types are made (codec.ts)
+const id = { kind: 'id' } as const
+const text = { kind: 'text' } as const
+const timestamp = { kind: 'timestamp' } as const
+const version = { kind: 'integer' } as const
+const nullable = <C extends Column>(c: C): C & { nullable: true } => ({ ...c, nullable: true })
 
 export const users = defineTable({
   name: 'users',

@@ -6,7 +6,7 @@
 // A clash on another unique key (email, token hash) or a missing parent row fails with 23505/23503.
 import type postgres from 'postgres'
 import type { RowChange } from '../store.ts'
-import { auditColumns, noteColumns, sessionColumns, settingColumns, userColumns } from './rows.ts'
+import { CODECS } from '../codec.ts'
 import type { QuerySql } from './pool.ts'
 
 type Applied = postgres.PendingQuery<{ applied: number }[]>
@@ -27,7 +27,7 @@ export function upsertChange(sql: QuerySql, change: RowChange): Applied {
   switch (change.table) {
     case 'users':
       return sql`
-        insert into users ${sql(userColumns(change.row))}
+        insert into users ${sql(CODECS.users.toPostgres(change.row))}
         on conflict (id) do update set
           email = excluded.email, name = excluded.name, role = excluded.role,
           password_hash = excluded.password_hash, disabled = excluded.disabled,
@@ -37,7 +37,7 @@ export function upsertChange(sql: QuerySql, change: RowChange): Applied {
         returning 1 as applied`
     case 'sessions':
       return sql`
-        insert into sessions ${sql(sessionColumns(change.row))}
+        insert into sessions ${sql(CODECS.sessions.toPostgres(change.row))}
         on conflict (id) do update set
           user_id = excluded.user_id, token_hash = excluded.token_hash, expires_at = excluded.expires_at,
           revoked_at = excluded.revoked_at, replaced_by = excluded.replaced_by,
@@ -46,24 +46,22 @@ export function upsertChange(sql: QuerySql, change: RowChange): Applied {
         returning 1 as applied`
     case 'notes':
       return sql`
-        insert into notes ${sql(noteColumns(change.row))}
+        insert into notes ${sql(CODECS.notes.toPostgres(change.row))}
         on conflict (id) do update set
           owner_id = excluded.owner_id, title = excluded.title, body = excluded.body,
           search_text = excluded.search_text, created_at = excluded.created_at,
           updated_at = excluded.updated_at, version = excluded.version, deleted_at = excluded.deleted_at
         where ${incomingWins(sql, 'notes', 'deleted_at')}
         returning 1 as applied`
-    case 'audit': {
-      const { details, ...cols } = auditColumns(change.row)
+    case 'audit':
       // audit events never change: the first copy of an id stands
       return sql`
-        insert into audit ${sql({ ...cols, details: details ? sql.json(details as postgres.JSONValue) : null })}
+        insert into audit ${sql(CODECS.audit.toPostgres(change.row))}
         on conflict (id) do nothing
         returning 1 as applied`
-    }
     case 'settings':
       return sql`
-        insert into settings ${sql(settingColumns(change.row))}
+        insert into settings ${sql(CODECS.settings.toPostgres(change.row))}
         on conflict (key) do update set
           value = excluded.value, updated_at = excluded.updated_at, version = excluded.version
         where excluded.version > settings.version

@@ -1,4 +1,5 @@
 import type postgres from 'postgres'
+import { CODECS } from '../codec.ts'
 import { nowIso, type AuditEvent, type AuditRepo, type NewAuditEvent } from '../store.ts'
 import type { PgExecutor } from './executor.ts'
 import type { QuerySql } from './pool.ts'
@@ -11,36 +12,27 @@ export const auditValues = (sql: QuerySql, input: NewAuditEvent, now: string) =>
   ${input.ip ?? null}::text, ${input.details ? sql.json(input.details as postgres.JSONValue) : null}::jsonb`
 
 /** The columns of an audit CTE `name`, prefixed `audit_` so they can sit beside another table's row. */
-export const auditColumnsOf = (sql: QuerySql, name: string) =>
-  sql.unsafe(['id', 'at', 'action', 'actor_id', 'target_id', 'ip', 'details'].map((c) => `${name}.${c} as audit_${c}`).join(', '))
+export const auditColumnsOf = (sql: QuerySql, name: string) => sql.unsafe(CODECS.audit.columns.map((c) => `${name}.${c} as audit_${c}`).join(', '))
+
+const prefixedAudit = CODECS.audit.fromPostgresPrefixed('audit_')
 
 /** The audit event in a row that auditColumnsOf put there, if its CTE inserted one. */
-export function auditFrom(row: Record<string, unknown>): AuditEvent | null {
-  if (row.audit_id == null) return null
-  return toAuditEvent({
-    id: row.audit_id as string,
-    at: row.audit_at as Date,
-    action: row.audit_action as string,
-    actor_id: row.audit_actor_id as string | null,
-    target_id: row.audit_target_id as string | null,
-    ip: row.audit_ip as string | null,
-    details: row.audit_details as Record<string, unknown> | null,
-  })
-}
+export const auditFrom = (row: Record<string, unknown>): AuditEvent | null => (row.audit_id == null ? null : prefixedAudit(row))
 
 export function createAuditRepo(ex: PgExecutor): AuditRepo {
   return {
     async append(input) {
+      const event: AuditEvent = {
+        id: input.id,
+        at: nowIso(),
+        action: input.action,
+        actorId: input.actorId ?? null,
+        targetId: input.targetId ?? null,
+        ip: input.ip ?? null,
+        details: input.details ?? null,
+      }
       const [row] = await ex.run((sql) => sql<AuditRow[]>`
-        insert into audit ${sql({
-          id: input.id,
-          at: nowIso(),
-          action: input.action,
-          actor_id: input.actorId ?? null,
-          target_id: input.targetId ?? null,
-          ip: input.ip ?? null,
-          details: input.details ? sql.json(input.details as postgres.JSONValue) : null,
-        })}
+        insert into audit ${sql(CODECS.audit.toPostgres(event))}
         on conflict (id) do nothing
         returning *`)
       if (row) {

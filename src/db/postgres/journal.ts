@@ -5,11 +5,11 @@
 // statement of a segment fails, the savepoint is rolled back, the clean prefix is sent again, and
 // the failing entry, now first, is recorded as a conflict: a rare event costs a retry, not every
 // entry a savepoint of its own.
+import { changeKey } from '../codec.ts'
 import { newId, nowIso, type JournalOutcome, type OutboxEntry } from '../store.ts'
 import { upsertChange } from './apply-change.ts'
 import { constraintOf, sqlState, toStoreError } from './errors.ts'
 import type { PgExecutor } from './executor.ts'
-import { rowKey } from './rows.ts'
 
 /**
  * Entries per segment. postgres.js pipelines up to max_pipeline (100) queries and queues the rest
@@ -55,7 +55,7 @@ async function recordConflict(tx: PgExecutor, entry: OutboxEntry, reason: string
       id: newId(),
       at: nowIso(),
       tbl: entry.change.table,
-      row_id: rowKey(entry.change),
+      row_id: changeKey(entry.change),
       reason,
       row_json: sql.json(entry.change.row as unknown as Parameters<typeof sql.json>[0]),
     })}`)

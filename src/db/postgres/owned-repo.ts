@@ -1,11 +1,13 @@
 // The repository of an owned resource on PostgreSQL (src/db/owned.ts): every route's call is one
 // statement, the caller check (Store.as) inside it. Statements are made once per resource
 // (compileOwned) as postgres.js templates whose holes take the values of each call.
+import { codecOf } from '../codec.ts'
 import {
-  budgetedPage, fieldBytes, ownedLimitError, ownedShape, OWNED_PAGE_MAX_BYTES, OWNED_SEARCH_SCAN_BYTES, searchTextOf,
-  type Owned, type OwnedLimits, type OwnedPatch, type OwnedRepo, type OwnedShape, type OwnedTable,
+  budgetedPage, fieldBytes, ownedLimitError, ownedShape, OWNED_PAGE_MAX_BYTES, OWNED_SEARCH_SCAN_BYTES,
+  type Owned, type OwnedPatch, type OwnedRepo, type OwnedShape, type OwnedTable,
 } from '../owned.ts'
 import { nowIso, type RowChange } from '../store.ts'
+import { searchTextOf } from '../tables.ts'
 import type { PgExecutor } from './executor.ts'
 import type { QuerySql } from './pool.ts'
 import { checkCursor, isUuid } from './uuid.ts'
@@ -21,10 +23,12 @@ function template(text: string): TemplateStringsArray {
 type Row = Record<string, unknown>
 type PageRow = Row & { candidates: number | null; scan_end?: string | null; scan_cut?: boolean | null }
 
-/** An owned resource's statements and row mapping, made once per resource. */
+/** An owned resource's statements and row mapping (its codec's), made once per resource. */
 export interface CompiledOwned {
   shape: OwnedShape
-  toRecord(row: Row): Row
+  toRecord(row: object): object
+  /** the columns a create inserts, in the order of its holes, from the record's column values */
+  insertedValues(record: object): (string | number | null)[]
   create: TemplateStringsArray
   createWithin: TemplateStringsArray
   get: TemplateStringsArray
@@ -38,6 +42,7 @@ export interface CompiledOwned {
 
 export function compileOwned(table: OwnedTable): CompiledOwned {
   const shape = ownedShape(table)
+  const codec = codecOf(table)
   const { fields, searchable, owner } = shape
   const t = shape.table
   // search_text is for the search only: reads and RETURNING leave it out (about half of a row's bytes).
@@ -48,6 +53,8 @@ export function compileOwned(table: OwnedTable): CompiledOwned {
   const size = (prefix: string) => fields.map((f) => `octet_length(${prefix}${f})`).join(' + ')
   const searched = searchable.length > 0
   const inserted = [...columns.slice(0, 2 + fields.length), ...(searched ? ['search_text'] : []), 'created_at', 'updated_at', 'version']
+  /** the inserted columns bound to holes: all but version, which is 1 in the SQL */
+  const bound = inserted.filter((c) => c !== 'version')
   // the columns written out, not sql(object): that escapes every column name on every call
   const VALUES = `${HOLE}::uuid, ${HOLE}::uuid, ${fields.map(() => `${HOLE}::text`).join(', ')}, ${searched ? `${HOLE}::text, ` : ''}${HOLE}::timestamptz, ${HOLE}::timestamptz, 1`
   // Makes a create idempotent for its own id: retried after a lost connection, it finds the row its
@@ -72,7 +79,12 @@ export function compileOwned(table: OwnedTable): CompiledOwned {
 
   return {
     shape,
-    toRecord: recordMapper(owner, fields),
+    toRecord: codec.fromPostgres,
+    // search_text comes from the codec, which derives it from the searchable fields
+    insertedValues: (record) => {
+      const values = codec.toPostgres(record)
+      return bound.map((c) => values[c] as string | number | null)
+    },
     create: template(`insert into ${t} (${inserted.join(', ')})
       select ${VALUES}
       where true ${HOLE}
@@ -179,24 +191,11 @@ function searchText(searchable: readonly string[], patched: (f: string) => boole
     .join(` || E'\\n' || `)
 }
 
-/** the record of a row: the owner column as ownerId, timestamps (Dates from postgres.js) as ISO text */
-function recordMapper(owner: string, fields: readonly string[]): (row: Row) => Row {
-  return (row) => {
-    const record: Row = { id: row.id, ownerId: row[owner] }
-    for (const f of fields) record[f] = row[f]
-    record.createdAt = (row.created_at as Date).toISOString()
-    record.updatedAt = (row.updated_at as Date).toISOString()
-    record.version = row.version
-    record.deletedAt = row.deleted_at === null ? null : (row.deleted_at as Date).toISOString()
-    return record
-  }
-}
-
 export function createOwnedRepo<F extends string>(ex: PgExecutor, compiled: CompiledOwned): OwnedRepo<F> {
   const { shape } = compiled
   const { fields, searchable } = shape
   // the one place a row becomes a record of this resource: its columns are the definition's
-  const toRecord = compiled.toRecord as (row: Row) => Owned<F>
+  const toRecord = compiled.toRecord as (row: object) => Owned<F>
   const written = (row: Row): Owned<F> => {
     const record = toRecord(row)
     // A fork's table is no member of the built-in RowChange union; its rows travel the same way.
@@ -220,16 +219,14 @@ export function createOwnedRepo<F extends string>(ex: PgExecutor, compiled: Comp
 
     async create(input, limits) {
       const now = nowIso()
-      const given = input as Record<string, string>
-      const values = fields.map((f) => given[f]!)
-      const search = searchable.length > 0 ? [searchTextOf(searchable.map((f) => given[f]!))] : []
-      const inserted = [input.id, input.ownerId, ...values, ...search, now, now]
+      const inserted = compiled.insertedValues({ ...input, createdAt: now, updatedAt: now, version: 1, deletedAt: null })
       if (!limits) {
         const [row] = await run<Row[]>((sql) => sql(compiled.create, ...inserted, ex.callerCheck(sql)))
         if (!row) throw shape.idTaken()
         return written(row)
       }
-      const size = fieldBytes(values)
+      const given = input as Record<string, string>
+      const size = fieldBytes(fields.map((f) => given[f]!))
       const [row] = await run<(Row & { used_count: number; used_bytes: number; id_taken: boolean })[]>((sql) =>
         sql(compiled.createWithin, input.ownerId, ex.callerCheck(sql), ...inserted, limits.maxCount, size, limits.maxBytes, input.id, input.id))
       if (row) limits.onUsage?.({ count: row.used_count, bytes: row.used_bytes })

@@ -3,6 +3,7 @@
 // the store (porsager/postgres#1089, #1193).
 import type postgres from 'postgres'
 import type { PoolMode, SslMode } from '../../config-types.ts'
+import { changeFromPostgres, CODECS } from '../codec.ts'
 import type { MigrationFile } from '../migration-files.ts'
 import type { SyncConflict } from '../runtime.ts'
 import { compileOwnedTables, defineOwnedRepos, type FieldsOf, type OwnedRepo, type OwnedRepos, type OwnedTable } from '../owned.ts'
@@ -18,10 +19,7 @@ import { applyJournalIn, conflictReason } from './journal.ts'
 import { migratePostgres, pendingPostgresMigrations, POSTGRES_MIGRATIONS_DIR } from './migrate.ts'
 import { compileOwned } from './owned-repo.ts'
 import { PgPool } from './pool.ts'
-import {
-  toAuditEvent, toConflict, toNote, toSession, toSetting, toUser,
-  type AuditRow, type ConflictRow, type NoteRow, type SessionRow, type SettingRow, type UserRow,
-} from './rows.ts'
+import { toConflict, type ConflictRow } from './rows.ts'
 import { readMigrations } from '../migration-files.ts'
 import { PgStoreView, type OwnedOf } from './store-view.ts'
 
@@ -46,22 +44,6 @@ export interface PostgresStoreOptions {
 
 /** Seconds close() gives open queries before it cuts the connections. */
 const CLOSE_TIMEOUT_S = 2
-
-/** One exported row as the change that recreates it elsewhere. */
-function toChange(table: SyncTable, row: postgres.Row): RowChange {
-  switch (table) {
-    case 'users':
-      return { table, row: toUser(row as UserRow) }
-    case 'sessions':
-      return { table, row: toSession(row as SessionRow) }
-    case 'notes':
-      return { table, row: toNote(row as NoteRow) }
-    case 'audit':
-      return { table, row: toAuditEvent(row as AuditRow) }
-    case 'settings':
-      return { table, row: toSetting(row as SettingRow) }
-  }
-}
 
 // Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
 export interface PostgresStore extends OwnedRepos {}
@@ -150,13 +132,13 @@ export class PostgresStore implements ReplicableStore {
   }
 
   async exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {
-    const key = table === 'settings' ? 'key' : 'id'
+    const { key } = CODECS[table]
     const rows = await this.ex.run((sql) => sql<postgres.Row[]>`
       select * from ${sql(table)}
       ${afterKey === null ? sql`` : sql`where ${sql(key)} > ${afterKey}`}
       order by ${sql(key)}
       limit ${limit}`)
-    return rows.map((row) => toChange(table, row))
+    return rows.map((row) => changeFromPostgres(table, row))
   }
 
   async listConflicts(): Promise<SyncConflict[]> {

@@ -1,12 +1,15 @@
+import { CODECS } from '../codec.ts'
 import { callerUnauthorized, nowIso, StoreError, type NewSession, type Session, type SessionRepo } from '../store.ts'
 import type postgres from 'postgres'
 import { auditColumnsOf, auditFrom, auditValues } from './audit-repo.ts'
 import type { PgExecutor } from './executor.ts'
 import type { QuerySql } from './pool.ts'
-import { auditFromJson, sessionsFromJson, toSession, toUser, type SessionRow, type UserRow } from './rows.ts'
-
-const USER_COLUMNS = ['id', 'email', 'name', 'role', 'password_hash', 'disabled', 'created_at', 'updated_at', 'version', 'deleted_at'] as const
+import { auditFromJson, sessionsFromJson, toSession, type SessionRow } from './rows.ts'
 import { isUuid } from './uuid.ts'
+
+// getWithUser: the session's row with its user's beside it, the user's columns prefixed u_
+const USER_AS_U = CODECS.users.columns.map((c) => `u.${c} as u_${c}`).join(', ')
+const prefixedUser = CODECS.users.fromPostgresPrefixed('u_')
 
 export function createSessionRepo(ex: PgExecutor): SessionRepo {
   const written = (row: SessionRow): Session => {
@@ -52,11 +55,11 @@ export function createSessionRepo(ex: PgExecutor): SessionRepo {
 
     async getWithUser(tokenHash) {
       const [row] = await ex.run((sql) => sql<(SessionRow & Record<string, unknown>)[]>`
-        select s.*, ${sql.unsafe(USER_COLUMNS.map((c) => `u.${c} as u_${c}`).join(', '))}
+        select s.*, ${sql.unsafe(USER_AS_U)}
         from sessions s left join users u on u.id = s.user_id and u.deleted_at is null
         where s.token_hash = ${tokenHash}`)
       if (!row) return null
-      const user = row.u_email === null ? null : toUser(Object.fromEntries(USER_COLUMNS.map((c) => [c, row[`u_${c}`]])) as unknown as UserRow)
+      const user = row.u_email === null ? null : prefixedUser(row)
       return { session: toSession(row), user }
     },
 

@@ -3,11 +3,11 @@
 // share one SQLite transaction.
 import type { Database, Statement } from 'bun:sqlite'
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { changeKey, type Params } from '../codec.ts'
 import { newId, nowIso, StoreError, type Caller, type ChangeSink, type RowChange } from '../store.ts'
 import { AsyncLock } from './async-lock.ts'
 import { checkCaller } from './caller.ts'
 import { mapErrors, toStoreError, type ErrorHints } from './errors.ts'
-import { changeKey, type Params } from './rows.ts'
 
 export type Stmt<R> = Statement<R, [Params] | []>
 export type Emit = (change: RowChange) => void

@@ -1,25 +1,26 @@
 // The repository of an owned resource on SQLite (src/db/owned.ts). Statements are made once per
 // resource (compileOwned) and cached by the connection; every call is one synchronous step, the
 // caller check (Store.as) in it.
+import { codecOf, type Params } from '../codec.ts'
 import {
-  budgetedPage, fieldBytes, ownedLimitError, ownedShape, OWNED_PAGE_MAX_BYTES, OWNED_SEARCH_SCAN_BYTES, searchTextOf,
+  budgetedPage, fieldBytes, ownedLimitError, ownedShape, OWNED_PAGE_MAX_BYTES, OWNED_SEARCH_SCAN_BYTES,
   type Owned, type OwnedRepo, type OwnedShape, type OwnedTable, type OwnedUsage,
 } from '../owned.ts'
 import { nowIso, type RowChange } from '../store.ts'
+import { searchTextOf } from '../tables.ts'
 import type { Scope, SqliteConnection } from './connection.ts'
 import type { ErrorHints } from './errors.ts'
 import { pageLimit } from './paging.ts'
-import type { Params } from './rows.ts'
 
 type Row = Record<string, string | number | null>
 type PageRow = Row & { candidates: number | null; scan_end?: string | null; scan_cut?: number }
 
-/** An owned resource's statements and row mapping, made once per resource. */
+/** An owned resource's statements and row mapping (its codec's), made once per resource. */
 export interface CompiledOwned {
   shape: OwnedShape
-  toRecord(row: Row): Row
-  /** the row's parameters for INSERT: its columns by name, search_text made from the searchable fields */
-  insertParams(record: Row): Params
+  toRecord(row: object): object
+  /** the record's parameters for INSERT: its columns by name, search_text derived */
+  insertParams(record: object): Params
   insert: string
   get: string
   list: string
@@ -35,10 +36,10 @@ const fieldParam = (f: string) => `f_${f}`
 
 export function compileOwned(table: OwnedTable): CompiledOwned {
   const shape = ownedShape(table)
+  const codec = codecOf(table)
   const { fields, searchable, owner } = shape
   const t = shape.table
   const searched = searchable.length > 0
-  const columns = ['id', owner, ...fields, ...(searched ? ['search_text'] : []), 'created_at', 'updated_at', 'version', 'deleted_at']
   // search_text is for the search only: a page need not read it back (about half of a row's bytes).
   const PAGE_COLUMNS = ['id', owner, ...fields, 'created_at', 'updated_at', 'version', 'deleted_at'].map((c) => `n.${c}`).join(', ')
   // Sizes come from octet_length, which SQLite answers from the record header without reading the text.
@@ -52,26 +53,9 @@ export function compileOwned(table: OwnedTable): CompiledOwned {
 
   return {
     shape,
-    toRecord: (row) => {
-      const record: Row = { id: row.id!, ownerId: row[owner]! }
-      for (const f of fields) record[f] = row[f]!
-      record.createdAt = row.created_at!
-      record.updatedAt = row.updated_at!
-      record.version = row.version!
-      record.deletedAt = row.deleted_at!
-      return record
-    },
-    insertParams: (r) => {
-      const params: Params = { id: r.id!, [owner]: r.ownerId! }
-      for (const f of fields) params[f] = r[f]!
-      if (searched) params.search_text = searchTextOf(searchable.map((f) => r[f] as string))
-      params.created_at = r.createdAt!
-      params.updated_at = r.updatedAt!
-      params.version = r.version!
-      params.deleted_at = r.deletedAt!
-      return params
-    },
-    insert: `INSERT INTO ${t} (${columns.join(', ')}) VALUES (${columns.map((c) => `$${c}`).join(', ')}) RETURNING *`,
+    toRecord: codec.fromSqlite,
+    insertParams: codec.toSqlite,
+    insert: `${codec.insertSql()} RETURNING *`,
     get: `SELECT * FROM ${t} WHERE id = $id AND ${LIVE}`,
     list: `WITH cand AS (
         SELECT id, ${size('')} AS size FROM ${t}
@@ -108,8 +92,9 @@ export function compileOwned(table: OwnedTable): CompiledOwned {
 export function sqliteOwnedRepo<F extends string>(conn: SqliteConnection, scope: Scope, compiled: CompiledOwned): OwnedRepo<F> {
   const { shape, insertParams } = compiled
   const { fields, searchable } = shape
+  const searched = searchable.length > 0
   // the one place a row becomes a record of this resource: its columns are the definition's
-  const toRecord = compiled.toRecord as (row: Row) => Owned<F>
+  const toRecord = compiled.toRecord as (row: object) => Owned<F>
   // A fork's table is no member of the built-in RowChange union; its rows travel the same way.
   const change = (record: Owned<F>) => ({ table: shape.table, row: record }) as RowChange
   const get = (ownerId: string, id: string) => conn.stmt<Row>(compiled.get).get({ id, owner: ownerId })
@@ -131,7 +116,7 @@ export function sqliteOwnedRepo<F extends string>(conn: SqliteConnection, scope:
             if (used.bytes + fieldBytes(valuesOf(given, fields)) > limits.maxBytes) throw ownedLimitError(shape.table, 'bytes', limits)
           }
           const now = nowIso()
-          const record: Row = { ...given, createdAt: now, updatedAt: now, version: 1, deletedAt: null }
+          const record = { ...given, createdAt: now, updatedAt: now, version: 1, deletedAt: null }
           const stored = toRecord(conn.stmt<Row>(compiled.insert).get(insertParams(record))!)
           emit(change(stored))
           return stored
@@ -174,7 +159,7 @@ export function sqliteOwnedRepo<F extends string>(conn: SqliteConnection, scope:
         }
         const params: Params = { id, owner: ownerId, now: nowIso() }
         for (const f of fields) params[fieldParam(f)] = next[f]!
-        if (searchable.length > 0) params.search_text = searchTextOf(valuesOf(next, searchable))
+        if (searched) params.search_text = searchTextOf(valuesOf(next, searchable))
         const updated = toRecord(conn.stmt<Row>(compiled.update).get(params)!)
         emit(change(updated))
         return updated

@@ -1,9 +1,9 @@
 // What the failover layer asks of SQLite beyond Store: last-writer-wins upserts, ordered export and
 // the snapshot swap.
+import { changeFromSqlite, changeKey, changeToSqlite, CODECS } from '../codec.ts'
 import { SYNC_TABLES, type ApplyOutcome, type RowChange, type SyncTable } from '../store.ts'
 import type { Emit, SqliteConnection } from './connection.ts'
 import { isUniqueViolation } from './errors.ts'
-import { changeKey, changeParams, COLUMNS, insertSql, keyColumn, rowToChange } from './rows.ts'
 
 interface Versioned {
   version: number
@@ -41,27 +41,27 @@ export function incomingWins(stored: RowChange, incoming: RowChange): boolean {
 const bySyncTable = (sql: (table: SyncTable) => string) =>
   Object.fromEntries(SYNC_TABLES.map((table) => [table, sql(table)])) as Record<SyncTable, string>
 
-const SELECT_BY_KEY = bySyncTable((table) => `SELECT * FROM ${table} WHERE ${keyColumn(table)} = $key`)
+const SELECT_BY_KEY = bySyncTable((table) => `SELECT * FROM ${table} WHERE ${CODECS[table].key} = $key`)
 const UPSERT_SQL = bySyncTable((table) => {
-  const key = keyColumn(table)
-  const set = COLUMNS[table].filter((c) => c !== key).map((c) => `${c} = excluded.${c}`)
-  return `${insertSql(table)} ON CONFLICT (${key}) DO UPDATE SET ${set.join(', ')}`
+  const { key, columns } = CODECS[table]
+  const set = columns.filter((c) => c !== key).map((c) => `${c} = excluded.${c}`)
+  return `${CODECS[table].insertSql()} ON CONFLICT (${key}) DO UPDATE SET ${set.join(', ')}`
 })
-const INSERT_AUDIT_IF_NEW = `${insertSql('audit')} ON CONFLICT (id) DO NOTHING`
+const INSERT_AUDIT_IF_NEW = `${CODECS.audit.insertSql()} ON CONFLICT (id) DO NOTHING`
 
 /** runs inside the caller's write transaction; emits the row when it was written */
 export function applyChangeNow(conn: SqliteConnection, change: RowChange, emit: Emit): ApplyOutcome {
   const { table } = change
   if (table === 'audit') {
-    const { changes } = conn.stmt(INSERT_AUDIT_IF_NEW).run(changeParams(change))
+    const { changes } = conn.stmt(INSERT_AUDIT_IF_NEW).run(changeToSqlite(change))
     if (changes === 0) return 'stale'
     emit(change)
     return 'applied'
   }
-  const current = conn.stmt(SELECT_BY_KEY[table]).get({ key: changeKey(change) })
-  if (current && !incomingWins(rowToChange(table, current), change)) return 'stale'
+  const current = conn.stmt<object>(SELECT_BY_KEY[table]).get({ key: changeKey(change) })
+  if (current && !incomingWins(changeFromSqlite(table, current), change)) return 'stale'
   try {
-    conn.stmt(UPSERT_SQL[table]).run(changeParams(change))
+    conn.stmt(UPSERT_SQL[table]).run(changeToSqlite(change))
   } catch (e) {
     // A failed statement changes nothing, so the transaction around it commits nothing either.
     if (isUniqueViolation(e)) return 'conflict'
@@ -72,12 +72,12 @@ export function applyChangeNow(conn: SqliteConnection, change: RowChange, emit: 
 }
 
 export function exportRowsNow(conn: SqliteConnection, table: SyncTable, afterKey: string | null, limit: number): RowChange[] {
-  const key = keyColumn(table)
+  const { key } = CODECS[table]
   const rows =
     afterKey === null
-      ? conn.stmt(`SELECT * FROM ${table} ORDER BY ${key} LIMIT $n`).all({ n: limit })
-      : conn.stmt(`SELECT * FROM ${table} WHERE ${key} > $after ORDER BY ${key} LIMIT $n`).all({ after: afterKey, n: limit })
-  return rows.map((row) => rowToChange(table, row))
+      ? conn.stmt<object>(`SELECT * FROM ${table} ORDER BY ${key} LIMIT $n`).all({ n: limit })
+      : conn.stmt<object>(`SELECT * FROM ${table} WHERE ${key} > $after ORDER BY ${key} LIMIT $n`).all({ after: afterKey, n: limit })
+  return rows.map((row) => changeFromSqlite(table, row))
 }
 
 // A snapshot of PostgreSQL is staged in TEMP tables shaped like the live ones (this connection's
@@ -95,9 +95,9 @@ export function stageSnapshotNow(conn: SqliteConnection, changes: RowChange[]): 
     const rows = changes.filter((c) => c.table === table)
     if (rows.length === 0) continue
     // not conn.stmt: a cached statement would outlive the staging table it names
-    const insert = conn.db.prepare(insertSql(table).replace(`INSERT INTO ${table} `, `INSERT INTO ${staged(table)} `))
+    const insert = conn.db.prepare(CODECS[table].insertSql(staged(table)))
     try {
-      for (const c of rows) insert.run(changeParams(c))
+      for (const c of rows) insert.run(changeToSqlite(c))
     } finally {
       insert.finalize()
     }
