@@ -8,10 +8,12 @@ import { join, resolve } from 'node:path'
 import postgres from 'postgres'
 import { runCli } from '../src/cli.ts'
 import type { MigrationDirs } from '../src/cli/migrations.ts'
-import { readMigrations, splitMigration } from '../src/db/migration-files.ts'
+import { migrationLabel, readMigrations, splitMigration } from '../src/db/migration-files.ts'
 import { POSTGRES_MIGRATIONS_DIR } from '../src/db/postgres/migrate.ts'
 import { SQLITE_MIGRATIONS_DIR } from '../src/db/sqlite/migrate.ts'
+import { TABLES } from '../src/db/tables.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
+import { expectedIndexes, expectedShape, postgresIndexes, postgresShape, sqliteIndexes, sqliteShape } from './helpers/table-shape.ts'
 
 setDefaultTimeout(60_000)
 
@@ -175,6 +177,69 @@ describe('bun run db new', () => {
     expect(clash.code).toBe(1)
     expect(clash.stderr).toBe(`${join(same.postgres, '0002_add_tags.sql')} exists already; nothing was written`)
     expect(readdirSync(same.postgres)).toEqual(original)
+  })
+})
+
+/** `db new <table>` for every table of src/db/tables.ts, in their order, into empty folders */
+async function newTableMigrations(): Promise<MigrationDirs> {
+  const dirs = migrationDirs({ postgres: [], sqlite: [] })
+  for (const t of TABLES) expect((await db(['new', t.name], dirs)).code).toBe(0)
+  return dirs
+}
+
+const TABLE_LABELS = TABLES.map((t, i) => migrationLabel({ version: i + 1, name: t.name }))
+
+describe('bun run db new <table>', () => {
+  test('a table of src/db/tables.ts that no migration creates yet: the pair creates it as defined, and its down part drops it', async () => {
+    const dirs = await newTableMigrations()
+    for (const dialect of ['postgres', 'sqlite'] as const) {
+      const files = readMigrations(dirs[dialect])
+      expect(files.map(migrationLabel)).toEqual(TABLE_LABELS)
+      for (const [i, t] of TABLES.entries()) {
+        const { up, down } = splitMigration(files[i]!)
+        expect(up).toContain(`-- made from the definition of ${t.name} in src/db/tables.ts\nCREATE TABLE ${t.name} (`)
+        expect(down).toBe(`\nDROP TABLE ${t.name};\n\n`)
+      }
+    }
+    const [users] = readMigrations(dirs.postgres)
+    expect(users!.sql).toContain('CREATE UNIQUE INDEX users_email_live ON users (email) WHERE deleted_at IS NULL;')
+    expect(readMigrations(dirs.sqlite)[1]!.sql).toContain('  user_id TEXT NOT NULL REFERENCES users (id),')
+    expect(readMigrations(dirs.postgres).at(-1)!.sql).toContain('  key text COLLATE "C" NOT NULL PRIMARY KEY,')
+  })
+
+  test('SQLite: the generated migrations apply, match the definitions (as schema-drift checks them) and roll back', async () => {
+    const dirs = await newTableMigrations()
+    const path = join(tempDir(), 'app.db')
+    const env = { FALLBACK_DATABASE_URL: path }
+    expect((await db(['migrate'], dirs, env)).stdout).toBe(`sqlite: applied ${TABLE_LABELS.join(', ')} (0 already applied)`)
+    const file = new Database(path, { readonly: true })
+    try {
+      for (const t of TABLES) {
+        expect(sqliteShape(file, t.name)).toEqual(expectedShape(t, 'sqlite'))
+        expect(sqliteIndexes(file, t.name)).toEqual(expectedIndexes(t))
+      }
+    } finally {
+      file.close()
+    }
+    for (const _ of TABLES) expect((await db(['rollback'], dirs, env)).code).toBe(0)
+    const emptied = new Database(path, { readonly: true })
+    expect(emptied.query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${TABLES.map((t) => `'${t.name}'`).join(', ')})`).all()).toEqual([])
+    emptied.close()
+  })
+
+  test('a table some migration creates already, in either folder, or a name no definition has: the pair of hints', async () => {
+    const app = migrationDirs()
+    const onlySqlite = migrationDirs({ postgres: [], sqlite: [] })
+    writeFileSync(join(onlySqlite.sqlite, '0001_init.sql'), '-- create table settings (in a comment: not counted)\nCREATE TABLE IF NOT EXISTS "settings" (key TEXT PRIMARY KEY) STRICT;\n')
+    for (const [dirs, name] of [[app, 'users'], [onlySqlite, 'settings'], [app, 'tags']] as const) {
+      const out = await db(['new', name], dirs)
+      expect(out.code).toBe(0)
+      for (const path of out.stdout.split('\n').map((l) => l.replace('created ', ''))) {
+        const text = readFileSync(path, 'utf8')
+        expect(text).not.toContain('-- made from the definition')
+        expect(text).toMatch(/^-- What undoes the up part/m)
+      }
+    }
   })
 })
 
@@ -396,6 +461,24 @@ describe.skipIf(!ok)('bun run db migrate / rollback (PostgreSQL and SQLite)', ()
       expect(await pgState()).toEqual({ versions: [1, 2], tags: false })
     } finally {
       await holder.end({ timeout: 1 })
+      await pg.end({ timeout: 1 })
+    }
+  })
+
+  test('PostgreSQL: the migrations db new made for the tables apply and match the definitions (as schema-drift checks them)', async () => {
+    const { env, pg } = await setup('cli_new_tables')
+    try {
+      const dirs = await newTableMigrations()
+      const migrated = await db(['migrate'], dirs, env)
+      expect(migrated.stdout).toBe(`sqlite: applied ${TABLE_LABELS.join(', ')} (0 already applied)\npostgresql: applied ${TABLE_LABELS.join(', ')} (0 already applied)`)
+      for (const t of TABLES) {
+        expect(await postgresShape(pg, t.name)).toEqual(expectedShape(t, 'postgres'))
+        expect(await postgresIndexes(pg, t.name)).toEqual(expectedIndexes(t))
+      }
+      for (const _ of TABLES) expect((await db(['rollback'], dirs, env)).code).toBe(0)
+      const left = await pg<{ t: string | null }[]>`select to_regclass(name)::text as t from unnest(${TABLES.map((t) => t.name)}::text[]) as name`
+      expect(left.map((r) => r.t)).toEqual(TABLES.map(() => null))
+    } finally {
       await pg.end({ timeout: 1 })
     }
   })

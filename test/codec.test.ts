@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'bun:test'
 import { changeKey, codecOf, CODECS, type Codec } from '../src/db/codec.ts'
 import type { AuditEvent, RowChange, Session, Setting, User } from '../src/db/store.ts'
-import { defineTable, searchText } from '../src/db/tables.ts'
+import { defineTable, insertOnly, searchText } from '../src/db/tables.ts'
 import type { Note } from './helpers/contract-fixtures.ts'
 
 const user: User = {
@@ -121,24 +121,30 @@ describe('codecs from the table definitions', () => {
     expect(CODECS.notes.readColumns).toEqual(CODECS.notes.columns.filter((c) => c !== 'search_text'))
   })
 
+  test('the secret columns as the record fields conflict listings mask (the same as before definitions named them)', () => {
+    const secret = Object.fromEntries(Object.entries(CODECS).map(([table, codec]) => [table, codec.secretFields]))
+    expect(secret).toEqual({ users: ['passwordHash'], sessions: ['tokenHash'], notes: [], audit: [], settings: ['value'] })
+  })
+
   test('a table defined elsewhere gets a codec too: field names camelCase unless given, derived columns checked', () => {
     const tags = defineTable({
       name: 'tags',
       key: 'id',
       columns: { id: { kind: 'id' }, note_id: { kind: 'id', references: 'notes' }, label_text: { kind: 'text', field: 'label' }, tag_search: { kind: 'text' } },
       derived: { tag_search: searchText('label_text') },
+      merge: insertOnly,
     })
     const codec = codecOf<{ id: string; noteId: string; label: string }>(tags)
     expect(codec.toSqlite({ id: 'a', noteId: 'b', label: 'X' })).toEqual({ id: 'a', note_id: 'b', label_text: 'X', tag_search: 'x' })
     expect(codec.fromSqlite({ id: 'a', note_id: 'b', label_text: 'X', tag_search: 'x' })).toEqual({ id: 'a', noteId: 'b', label: 'X' })
-    expect(() => defineTable({ name: 'bad', key: 'id', columns: { id: { kind: 'id' } }, derived: { id: searchText('nope') } })).toThrow(
+    expect(() => defineTable({ name: 'bad', key: 'id', columns: { id: { kind: 'id' } }, derived: { id: searchText('nope') }, merge: insertOnly })).toThrow(
       'table bad: id is made of nope, which is not one of its columns',
     )
   })
 
   test('a table wider than one copy step keeps every column, in order', () => {
     const columns = Object.fromEntries(Array.from({ length: 27 }, (_, i) => [`col_${i}`, { kind: 'integer' as const }]))
-    const codec = codecOf<Record<string, number>>(defineTable({ name: 'wide', key: 'col_0', columns }))
+    const codec = codecOf<Record<string, number>>(defineTable({ name: 'wide', key: 'col_0', columns, merge: insertOnly }))
     const row = Object.fromEntries(Object.keys(columns).map((c, i) => [c, i]))
     const record = codec.fromSqlite(row)
     expect(Object.entries(record)).toEqual(Object.keys(columns).map((c, i) => [c.replace('_', ''), i]))

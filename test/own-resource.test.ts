@@ -1,9 +1,9 @@
 // README "Add your own resource", proven: a fork's owner-scoped table (bookmarks) is declared here
-// with what the README asks for — a definition, a migration pair made by `bun run db new` and filled
-// in, one route line — and nothing else: the generic repositories serve it on both databases (the
+// with what the README asks for — a definition, the migration pair `bun run db new` makes from it,
+// one route line — and nothing else: the generic repositories serve it on both databases (the
 // owned-resource contract) and its routes answer like the notes'.
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
@@ -17,7 +17,7 @@ import { FailoverStore } from '../src/db/failover-store.ts'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
 import { newId } from '../src/db/store.ts'
-import { defineTable, TABLES } from '../src/db/tables.ts'
+import { defineTable, lastWriterWins, TABLES } from '../src/db/tables.ts'
 import { createLogger } from '../src/logger.ts'
 import { ownedRoutes } from '../src/routes/owned-routes.ts'
 import { seedAccounts } from '../src/seed.ts'
@@ -51,35 +51,12 @@ const bookmarks = defineTable({
     version: { kind: 'integer' },
     deleted_at: { kind: 'timestamp', nullable: true },
   },
+  merge: lastWriterWins('deleted_at'),
+  indexes: [{ name: 'bookmarks_owner_id', columns: ['owner_id', 'id'] }],
 })
 
-// 2. The migration pair: `bun run db new add_bookmarks`, then the SQL of each dialect in it.
-const POSTGRES_UP = `create table bookmarks (
-  id          uuid primary key,
-  owner_id    uuid not null references users (id),
-  title       text not null,
-  url         text not null,
-  search_text text not null,
-  created_at  timestamptz(3) not null,
-  updated_at  timestamptz(3) not null,
-  version     integer not null,
-  deleted_at  timestamptz(3)
-);
-create index bookmarks_owner_id_id on bookmarks (owner_id, id);
-`
-const SQLITE_UP = `CREATE TABLE bookmarks (
-  id          TEXT PRIMARY KEY,
-  owner_id    TEXT NOT NULL REFERENCES users (id),
-  title       TEXT NOT NULL,
-  url         TEXT NOT NULL,
-  search_text TEXT NOT NULL,
-  created_at  TEXT NOT NULL,
-  updated_at  TEXT NOT NULL,
-  version     INTEGER NOT NULL CHECK (version >= 1),
-  deleted_at  TEXT
-) STRICT;
-CREATE INDEX bookmarks_owner_id ON bookmarks (owner_id, id);
-`
+// 2. The migration pair: `bun run db new bookmarks` writes both dialects' CREATE TABLE from the
+//    definition (forkMigrations below, into a copy of the app's migration folders).
 
 // 3. One route line (in a fork: src/app.ts), given the fields' validation.
 const bookmarkRoutes = () =>
@@ -95,19 +72,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const tables = [...TABLES, bookmarks]
 
-/** the app's migration folders copied, plus the fork's pair as `bun run db new` writes it, filled in */
+/** the app's migration folders copied, plus the pair `bun run db new bookmarks` writes into them */
 function forkMigrations(): MigrationDirs {
   const dirs = { postgres: join(dir, 'migrations', 'postgres'), sqlite: join(dir, 'migrations', 'sqlite') }
   cpSync(APP_MIGRATION_DIRS.postgres, dirs.postgres, { recursive: true })
   cpSync(APP_MIGRATION_DIRS.sqlite, dirs.sqlite, { recursive: true })
-  newMigration(['add_bookmarks'], dirs)
-  const fill = (folder: string, up: string) => {
-    const file = join(folder, readdirSync(folder).find((f) => f.endsWith('_add_bookmarks.sql'))!)
-    // the template's up part ends where its `-- down` line begins
-    writeFileSync(file, readFileSync(file, 'utf8').replace('\n-- down\n', `\n${up}\n-- down\n`) + (folder === dirs.postgres ? 'drop table bookmarks;\n' : 'DROP TABLE bookmarks;\n'))
-  }
-  fill(dirs.postgres, POSTGRES_UP)
-  fill(dirs.sqlite, SQLITE_UP)
+  newMigration(['bookmarks'], dirs, tables)
   return dirs
 }
 const migrations = forkMigrations()
@@ -116,11 +86,11 @@ const sqliteStore = (path = join(dir, `${newId()}.db`)) => new SqliteStore({ pat
 const postgresStore = (url: string, extra: Partial<ConstructorParameters<typeof PostgresStore>[0]> = {}) =>
   new PostgresStore({ url, poolSize: 4, connectTimeoutS: 5, statementTimeoutMs: 15_000, sslmode: 'disable', tables, migrationsDir: migrations.postgres, ...extra })
 
-test('the migration pair that `bun run db new` wrote and the fork filled in is applied on top of the app\'s own', async () => {
+test('the migration pair `bun run db new bookmarks` wrote is applied on top of the app\'s own', async () => {
   const store = sqliteStore()
   try {
     const report = await store.migrate()
-    expect(report.applied.at(-1)).toMatch(/_add_bookmarks$/)
+    expect(report.applied.at(-1)).toMatch(/^\d{4}_bookmarks$/)
   } finally {
     await store.close()
   }

@@ -10,33 +10,11 @@ import postgres from 'postgres'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
 import { SYNC_TABLES } from '../src/db/store.ts'
-import { defineTable, misorderedReferences, TABLES, type ColumnKind, type TableDefinition } from '../src/db/tables.ts'
+import { defineTable, insertOnly, lastWriterWins, misorderedReferences, TABLES, type TableDefinition } from '../src/db/tables.ts'
 import { createTestDatabase, pgAvailable, requirePostgres } from './helpers/pg.ts'
+import { expectedIndexes, expectedShape, postgresIndexes, postgresShape, sqliteIndexes, sqliteShape } from './helpers/table-shape.ts'
 
 setDefaultTimeout(60_000)
-
-/** One column as a database has it, in the definition's terms. */
-interface Found {
-  type: string
-  nullable: boolean
-}
-
-const PG_TYPE: Record<ColumnKind, string> = {
-  id: 'uuid',
-  text: 'text',
-  boolean: 'boolean',
-  integer: 'integer',
-  timestamp: 'timestamp with time zone',
-  json: 'jsonb',
-}
-const SQLITE_TYPE: Record<ColumnKind, string> = { id: 'TEXT', text: 'TEXT', boolean: 'INTEGER', integer: 'INTEGER', timestamp: 'TEXT', json: 'TEXT' }
-
-/** What the definition says the database should have. */
-function expected(t: TableDefinition, types: Record<ColumnKind, string>): { columns: Record<string, Found>; references: string[] } {
-  const columns = Object.fromEntries(Object.entries(t.columns).map(([name, c]) => [name, { type: types[c.kind], nullable: c.nullable === true }]))
-  const references = Object.entries(t.columns).flatMap(([name, c]) => (c.references ? [`${name} → ${c.references}`] : []))
-  return { columns, references: references.sort() }
-}
 
 describe('table definitions', () => {
   test('SYNC_TABLES is TABLES in order, and every table comes after the tables it references', () => {
@@ -45,11 +23,35 @@ describe('table definitions', () => {
   })
 
   test('a child listed before its parent is named; a key that is no column is refused', () => {
-    const parent = defineTable({ name: 'parents', key: 'id', columns: { id: { kind: 'id' } } })
-    const child = defineTable({ name: 'children', key: 'id', columns: { id: { kind: 'id' }, parent_id: { kind: 'id', references: 'parents' } } })
+    const parent = defineTable({ name: 'parents', key: 'id', columns: { id: { kind: 'id' } }, merge: insertOnly })
+    const child = defineTable({
+      name: 'children',
+      key: 'id',
+      columns: { id: { kind: 'id' }, parent_id: { kind: 'id', references: 'parents' } },
+      merge: insertOnly,
+    })
     expect(misorderedReferences([parent, child])).toEqual([])
     expect(misorderedReferences([child, parent])).toEqual(['children.parent_id references parents, which does not come before it'])
-    expect(() => defineTable({ name: 'broken', key: 'nope', columns: { id: { kind: 'id' } } })).toThrow('table broken: its key nope is not one of its columns')
+    expect(() => defineTable({ name: 'broken', key: 'nope', columns: { id: { kind: 'id' } }, merge: insertOnly })).toThrow(
+      'table broken: its key nope is not one of its columns',
+    )
+  })
+
+  test('a merge rule, secret columns and indexes are refused unless the columns they need are there', () => {
+    const columns = {
+      id: { kind: 'id' },
+      secret: { kind: 'text' },
+      gone_at: { kind: 'timestamp', nullable: true },
+      updated_at: { kind: 'timestamp' },
+      version: { kind: 'integer' },
+    } as const
+    const table = (more: Partial<TableDefinition>) => () => defineTable({ name: 't', key: 'id', columns, merge: lastWriterWins('gone_at'), ...more })
+    expect(table({})).not.toThrow()
+    expect(table({ columns: { id: { kind: 'id' }, version: { kind: 'integer' } } })).toThrow('table t: last-writer-wins needs the column updated_at')
+    expect(table({ merge: lastWriterWins('updated_at') })).toThrow('table t: its tombstone updated_at is not one of its nullable timestamp columns')
+    expect(table({ merge: lastWriterWins('deleted_at') })).toThrow('table t: its tombstone deleted_at is not one of its nullable timestamp columns')
+    expect(table({ secret: ['password'] })).toThrow('table t: its secret column password is not one of its columns')
+    expect(table({ indexes: [{ name: 't_x', columns: ['id', 'x'] }] })).toThrow('table t: index t_x is on x, which is not one of its columns')
   })
 })
 
@@ -57,7 +59,7 @@ describe('SQLite after its migrations', () => {
   const dir = mkdtempSync(join(tmpdir(), 'schema-drift-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-  test('each definition matches its table: columns, types, NULL, foreign keys', async () => {
+  test('each definition matches its table: columns, types, NULL, foreign keys, what its indexes do', async () => {
     const path = join(dir, 'drift.db')
     const store = new SqliteStore({ path, busyTimeoutS: 5 })
     await store.migrate()
@@ -65,11 +67,8 @@ describe('SQLite after its migrations', () => {
     const db = new Database(path, { readonly: true })
     try {
       for (const t of TABLES) {
-        const info = db.query(`pragma table_info(${t.name})`).all() as { name: string; type: string; notnull: number; pk: number }[]
-        const columns = Object.fromEntries(info.map((c) => [c.name, { type: c.type, nullable: c.notnull === 0 && c.pk === 0 }]))
-        const fks = db.query(`pragma foreign_key_list(${t.name})`).all() as { from: string; table: string }[]
-        const want = expected(t, SQLITE_TYPE)
-        expect({ table: t.name, columns, references: fks.map((f) => `${f.from} → ${f.table}`).sort() }).toEqual({ table: t.name, ...want })
+        expect(sqliteShape(db, t.name)).toEqual(expectedShape(t, 'sqlite'))
+        expect(sqliteIndexes(db, t.name)).toEqual(expectedIndexes(t))
       }
     } finally {
       db.close()
@@ -80,23 +79,16 @@ describe('SQLite after its migrations', () => {
 const pgUp = requirePostgres(await pgAvailable(), 'schema drift on PostgreSQL')
 
 describe.skipIf(!pgUp)('PostgreSQL after its migrations', () => { // skipped only when PostgreSQL is unreachable and not required
-  test('each definition matches its table: columns, types, NULL, foreign keys', async () => {
+  test('each definition matches its table: columns, types, NULL, foreign keys, what its indexes do', async () => {
     const db = await createTestDatabase('schema_drift')
     const store = new PostgresStore({ url: db.url, poolSize: 1, connectTimeoutS: 5, statementTimeoutMs: 15_000, sslmode: 'disable' })
     const sql = postgres(db.url, { max: 1, onnotice: () => {} })
     try {
       await store.migrate()
       for (const t of TABLES) {
-        const info = await sql<{ column_name: string; data_type: string; is_nullable: string }[]>`
-          select column_name, data_type, is_nullable from information_schema.columns
-          where table_schema = current_schema() and table_name = ${t.name}`
-        const columns = Object.fromEntries(info.map((c) => [c.column_name, { type: c.data_type, nullable: c.is_nullable === 'YES' }]))
-        const fks = await sql<{ column_name: string; parent: string }[]>`
-          select a.attname as column_name, c.confrelid::regclass::text as parent
-          from pg_constraint c join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey)
-          where c.contype = 'f' and c.conrelid = ${t.name}::regclass`
-        const want = expected(t, PG_TYPE)
-        expect({ table: t.name, columns, references: fks.map((f) => `${f.column_name} → ${f.parent}`).sort() }).toEqual({ table: t.name, ...want })
+        expect(await postgresShape(sql, t.name)).toEqual(expectedShape(t, 'postgres'))
+        // by what they do: 0001_init.sql names two of them otherwise (notes_owner_id_id, sessions_token_hash_key)
+        expect((await postgresIndexes(sql, t.name)).map((i) => i.does).sort()).toEqual(expectedIndexes(t).map((i) => i.does).sort())
       }
     } finally {
       await sql.end({ timeout: 1 })

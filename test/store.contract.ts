@@ -91,6 +91,7 @@ export function storeContract(target: ContractTarget): void {
       }
       changeSinkTests(getR)
       applyChangeTests(getR)
+      mergeRuleTests(getR)
       exportRowsTests(getR)
     })
   })
@@ -1103,6 +1104,67 @@ function applyChangeTests(get: () => ReplicableStore): void {
       expect(await get().applyChange({ table: 'settings', row: { ...row, value: 'v3', version: 3, updatedAt: T2 } })).toBe('applied')
       expect(await get().settings.get('replicated')).toBe('v3')
       expect(await exportedRow(get(), 'settings', 'replicated')).toEqual({ key: 'replicated', value: 'v3', updatedAt: T2, version: 3 })
+    })
+  })
+}
+
+/** One kind of last-writer-wins table (src/db/tables.ts): a row of it, its parents created first. */
+interface MergeKind {
+  table: SyncTable
+  /** the record field its tombstone column fills; null: its rows are never deleted */
+  tombstone: 'deletedAt' | 'revokedAt' | null
+  row(store: ReplicableStore): Promise<RowChange['row']>
+}
+
+const MERGE_KINDS: MergeKind[] = [
+  { table: 'users', tombstone: 'deletedAt', row: async () => userRow() },
+  { table: 'sessions', tombstone: 'revokedAt', row: async (s) => sessionRow((await s.users.create(makeUser())).id) },
+  { table: 'notes', tombstone: 'deletedAt', row: async (s) => noteRow((await s.users.create(makeUser())).id) },
+  { table: 'settings', tombstone: null, row: async () => ({ key: `merge-${newId()}`, value: 'v', updatedAt: T0, version: 1 }) },
+]
+
+function mergeRuleTests(get: () => ReplicableStore): void {
+  describe('applyChange: the merge rule, step by step, on each kind of table', () => {
+    for (const kind of MERGE_KINDS) {
+      test(`${kind.table}: each outcome, and the row each leaves stored`, async () => {
+        const store = get()
+        const base = await kind.row(store)
+        const key = 'key' in base ? base.key : base.id
+        const at = (version: number, updatedAt: string, gone?: string) =>
+          ({ ...base, version, updatedAt, ...(kind.tombstone && gone ? { [kind.tombstone]: gone } : {}) }) as RowChange['row']
+        const steps: [string, RowChange['row'], 'applied' | 'stale'][] = [
+          ['none stored', at(2, T1), 'applied'],
+          ['the same row again', at(2, T1), 'stale'],
+          ['a lower version, however late', at(1, T2), 'stale'],
+          ['the same version, earlier', at(2, T0), 'stale'],
+          ['the same version, later', at(2, T2), 'applied'],
+          ['a higher version, however early', at(3, T0), 'applied'],
+        ]
+        if (kind.tombstone)
+          steps.push(
+            ['a delete over a live row, whatever its version', at(1, T0, T0), 'applied'],
+            ['a live row over a deleted one, whatever its version', at(9, T2), 'stale'],
+            ['a newer delete over a delete', at(2, T1, T1), 'applied'],
+            ['an older delete over a delete', at(1, T2, T2), 'stale'],
+          )
+        let standing: RowChange['row'] | undefined
+        for (const [what, row, outcome] of steps) {
+          expect({ what, outcome: await store.applyChange({ table: kind.table, row } as RowChange) }).toEqual({ what, outcome })
+          if (outcome === 'applied') standing = row
+          expect({ what, stored: await exportedRow(store, kind.table, key) }).toEqual({ what, stored: standing })
+        }
+      })
+    }
+
+    test('users: a newer row whose email another live user holds → conflict, the stored row stays', async () => {
+      const store = get()
+      const other = await store.users.create(makeUser({ email: 'taken@example.com' }))
+      const stored = userRow({ version: 1 })
+      expect(await store.applyChange({ table: 'users', row: stored })).toBe('applied')
+      expect(await store.applyChange({ table: 'users', row: { ...stored, email: other.email, version: 2, updatedAt: T2 } })).toBe('conflict')
+      expect(await exportedRow(store, 'users', stored.id)).toEqual(stored)
+      // an older row with that email loses on the rule alone: stale, not conflict
+      expect(await store.applyChange({ table: 'users', row: { ...stored, email: other.email, version: 1, updatedAt: T0 } })).toBe('stale')
     })
   })
 }

@@ -5,6 +5,7 @@ import { Database } from 'bun:sqlite'
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import type { Config } from '../config-types.ts'
+import { createsTable, createTableSql, dropTableSql } from '../db/create-table-sql.ts'
 import { highestMigrationNumber, MIGRATION_NAME, migrationLabel, readMigrations, type MigrationFile, type RollbackStep } from '../db/migration-files.ts'
 import type { OpenedStores } from '../db/open.ts'
 import { PgExecutor } from '../db/postgres/executor.ts'
@@ -18,6 +19,7 @@ import {
 import { PgPool } from '../db/postgres/pool.ts'
 import { migrateSqlite, pendingSqliteMigrations, rollbackSqlite, SQLITE_MIGRATIONS_DIR, sqliteRollbackStep } from '../db/sqlite/migrate.ts'
 import type { MigrationReport } from '../db/store.ts'
+import { TABLES, type TableDefinition } from '../db/tables.ts'
 
 export interface MigrationDirs {
   postgres: string
@@ -44,36 +46,62 @@ const header = (label: string, dialect: string, twin: string) => `-- ${label} ($
 -- is and add a new migration instead. Keep ${twin} the same schema.
 `
 
-const TEMPLATES: Record<keyof MigrationDirs, (label: string) => string> = {
-  postgres: (label) => `${header(label, 'PostgreSQL', `its SQLite twin (sqlite/migrations/${label}.sql)`)}-- up
--- The change, in PostgreSQL: create table, alter table ... add column, create index ... Ids are
+/** the up and down parts of a new migration before the user writes them: hints, to be replaced */
+const HINTS: Record<keyof MigrationDirs, { up: string; down: string }> = {
+  postgres: {
+    up: `-- The change, in PostgreSQL: create table, alter table ... add column, create index ... Ids are
 -- uuid and timestamps timestamptz(3), as in 0001_init.sql. It all runs in one transaction, so no
 -- create index concurrently.
 
-
--- down
--- What undoes the up part, in reverse order: drop index, alter table ... drop column, drop table.
--- \`bun run db rollback\` runs it and forgets the migration; it refuses while this part holds no SQL.
-
 `,
-  sqlite: (label) => `${header(label, 'SQLite', `its PostgreSQL twin (postgres/migrations/${label}.sql)`)}-- up
--- The change, in SQLite: CREATE TABLE ... STRICT, ALTER TABLE ... ADD COLUMN, CREATE INDEX ... Ids
+    down: `-- What undoes the up part, in reverse order: drop index, alter table ... drop column, drop table.
+-- \`bun run db rollback\` runs it and forgets the migration; it refuses while this part holds no SQL.
+`,
+  },
+  sqlite: {
+    up: `-- The change, in SQLite: CREATE TABLE ... STRICT, ALTER TABLE ... ADD COLUMN, CREATE INDEX ... Ids
 -- and timestamps are TEXT, booleans INTEGER 0/1, as in 0001_init.sql. ALTER TABLE cannot change a
 -- column: create the new table, copy the rows over, drop the old one and rename the new one.
 
-
--- down
--- What undoes the up part, in reverse order: DROP INDEX, ALTER TABLE ... DROP COLUMN, DROP TABLE.
--- \`bun run db rollback\` runs it and forgets the migration; it refuses while this part holds no SQL.
-
 `,
+    down: `-- What undoes the up part, in reverse order: DROP INDEX, ALTER TABLE ... DROP COLUMN, DROP TABLE.
+-- \`bun run db rollback\` runs it and forgets the migration; it refuses while this part holds no SQL.
+`,
+  },
+}
+
+const HEADERS: Record<keyof MigrationDirs, (label: string) => string> = {
+  postgres: (label) => header(label, 'PostgreSQL', `its SQLite twin (sqlite/migrations/${label}.sql)`),
+  sqlite: (label) => header(label, 'SQLite', `its PostgreSQL twin (postgres/migrations/${label}.sql)`),
+}
+
+/** The parts of a migration that creates `table` as its definition says, in `dialect`. */
+const tableParts = (dialect: keyof MigrationDirs, table: TableDefinition) => ({
+  up: `-- made from the definition of ${table.name} in src/db/tables.ts
+${createTableSql(dialect, table, TABLES)}
+`,
+  down: `${dropTableSql(table)}
+`,
+})
+
+/**
+ * The table a migration named `name` should create: the definition of that name, when neither
+ * folder's migrations create it yet; else null (the migration is written with hints instead).
+ */
+function tableToCreate(name: string, dirs: MigrationDirs, tables: readonly TableDefinition[]): TableDefinition | null {
+  const table = tables.find((t) => t.name === name)
+  if (!table) return null
+  const created = [dirs.postgres, dirs.sqlite].some((dir) => readMigrations(dir).some((m) => createsTable(m.sql, name)))
+  return created ? null : table
 }
 
 /**
  * `db new <name>`: writes NNNN_<name>.sql into both folders, NNNN one more than the highest number in
- * either, and returns the two paths. Never overwrites: a file in the way leaves nothing written.
+ * either, and returns the two paths. Never overwrites: a file in the way leaves nothing written. When
+ * `name` is a table of `tables` (default: src/db/tables.ts) that no migration creates yet, the pair creates it
+ * (and drops it in its down part); otherwise its parts hold hints to replace.
  */
-export function newMigration(args: string[], dirs: MigrationDirs): string[] {
+export function newMigration(args: string[], dirs: MigrationDirs, tables: readonly TableDefinition[] = TABLES): string[] {
   const expected = 'bun run db new <name>, the name lower-case letters, digits and _ (e.g. add_note_tags)'
   const [name, ...rest] = args
   if (name === undefined) throw new UsageError(`usage: ${expected}`)
@@ -88,13 +116,15 @@ export function newMigration(args: string[], dirs: MigrationDirs): string[] {
   const version = Math.max(...folders.map(highestMigrationNumber)) + 1
   if (version > HIGHEST_NUMBER) throw new Error(`migration numbers end at ${HIGHEST_NUMBER} (NNNN_name.sql); nothing was written`)
   const label = migrationLabel({ version, name })
+  const table = tableToCreate(name, dirs, tables)
 
   const written: string[] = []
   for (const dialect of ['postgres', 'sqlite'] as const) {
     const path = join(dirs[dialect], `${label}.sql`)
     try {
       mkdirSync(dirs[dialect], { recursive: true })
-      writeFileSync(path, TEMPLATES[dialect](label), { flag: 'wx' })
+      const { up, down } = table ? tableParts(dialect, table) : HINTS[dialect]
+      writeFileSync(path, `${HEADERS[dialect](label)}-- up\n${up}\n-- down\n${down}\n`, { flag: 'wx' })
     } catch (e) {
       for (const p of written) unlinkSync(p)
       if ((e as { code?: string }).code === 'EEXIST') throw new Error(`${shown(path)} exists already; nothing was written`)

@@ -44,6 +44,8 @@ export interface Codec<R extends object> {
   readonly readColumns: readonly string[]
   /** the primary key's column */
   readonly key: string
+  /** the record's fields of the secret columns, which conflict listings mask */
+  readonly secretFields: readonly string[]
   /** the value of the key column */
   keyOf(record: R): string
   /** SQLite: `INSERT INTO <into> (columns) VALUES ($columns)`, for toSqlite's params; `into` defaults to the table */
@@ -174,6 +176,7 @@ function buildCodec<R extends object>(table: TableDefinition): Codec<R> {
     columns,
     readColumns: names,
     key: table.key,
+    secretFields: (table.secret ?? []).map((c) => fieldOfColumn[c]!),
     keyOf: (record) => (record as Record<string, string>)[keyField]!,
     insertSql: (into) => (into === undefined ? insert : insertInto(into)),
     fromSqlite: reader(FROM_SQLITE),

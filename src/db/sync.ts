@@ -1,5 +1,6 @@
 // Moving rows between the two databases: replaying the outbox into PostgreSQL, and copying a
 // snapshot of PostgreSQL into SQLite.
+import { CODECS } from './codec.ts'
 import type { PostgresStore } from './postgres/postgres-store.ts'
 import type { SqliteStore } from './sqlite/sqlite-store.ts'
 import { SYNC_TABLES, newId, type RowChange } from './store.ts'
@@ -111,9 +112,9 @@ export async function copySnapshot(
 
 export const rowKey = (change: RowChange): string => (change.table === 'settings' ? change.row.key : change.row.id)
 
-/** Conflict records are read by admins: keep password hashes and token hashes out of them. */
+/** Conflict records are read by admins: keep the secret columns (tables.ts) out of them. */
 function redactRow(change: RowChange): Record<string, unknown> {
   const row: Record<string, unknown> = { ...change.row }
-  for (const secret of ['passwordHash', 'tokenHash', 'value']) if (secret in row) row[secret] = '***'
+  for (const secret of CODECS[change.table].secretFields) row[secret] = '***'
   return row
 }

@@ -1,8 +1,11 @@
-// The replicated tables, each declared once: its columns with their kinds, its key, and the tables its
-// foreign keys point at. Both dialects' migrations must agree with it (test/schema-drift.test.ts
-// reads the columns both databases actually have), and the order of TABLES is the order rows are
-// copied and replayed in: a table comes after every table it references, which the same test checks
-// against the databases' own foreign keys. (Issue 13: the first part of "one definition per table".)
+// The replicated tables, each declared once: its columns with their kinds, its key, the tables its
+// foreign keys point at, the columns the application derives and those it keeps secret, how a
+// replicated row merges with the stored one, and its indexes. Both dialects' row codecs (codec.ts),
+// the merge upsert (merge-sql.ts) and a new table's migrations (create-table-sql.ts) are made from it.
+// Both dialects' migrations must agree with it (test/schema-drift.test.ts reads the columns and
+// indexes both databases actually have), and the order of TABLES is the order rows are copied and
+// replayed in: a table comes after every table it references, which the same test checks against the
+// databases' own foreign keys.
 
 /**
  * What a column holds, and so its type in each dialect: `id` a UUID made by the application (uuid /
@@ -32,6 +35,28 @@ export interface DerivedColumn {
   make(values: readonly unknown[]): string
 }
 
+/**
+ * How a replicated row (the mirror's, the outbox replay's) meets the row stored under its key; one
+ * rule for both dialects, in SQL (merge-sql.ts).
+ * - `last-writer-wins`: the incoming row wins when none is stored; or when it deletes a live row (sets
+ *   `tombstone`: deletes win); never when the stored row is deleted and the incoming one is not;
+ *   otherwise by higher version, then later updated_at. `tombstone` null: rows are never deleted.
+ * - `insert-only`: rows never change; the first copy of a key stands.
+ */
+export type MergeRule = { kind: 'last-writer-wins'; tombstone: string | null } | { kind: 'insert-only' }
+
+export const lastWriterWins = (tombstone: string | null): MergeRule => ({ kind: 'last-writer-wins', tombstone })
+export const insertOnly: MergeRule = { kind: 'insert-only' }
+
+/** An index both dialects create alike (`bun run db new` writes it). */
+export interface Index {
+  name: string
+  columns: readonly string[]
+  unique?: true
+  /** a partial index's condition, in SQL both dialects read alike */
+  where?: string
+}
+
 export interface TableDefinition<Name extends string = string, Columns extends Readonly<Record<string, Column>> = Readonly<Record<string, Column>>> {
   name: Name
   /** the primary key's column */
@@ -39,6 +64,10 @@ export interface TableDefinition<Name extends string = string, Columns extends R
   columns: Columns
   /** the columns the application computes, by name (see DerivedColumn) */
   derived?: Readonly<Record<string, DerivedColumn>>
+  merge: MergeRule
+  /** columns whose values conflict listings mask: hashes, secrets */
+  secret?: readonly string[]
+  indexes?: readonly Index[]
   /**
    * The column holding the user a row belongs to, for an owner-scoped resource (src/db/owned.ts):
    * its rows are read and written only by their owner, through one generic repository per dialect.
@@ -53,14 +82,25 @@ export interface TableDefinition<Name extends string = string, Columns extends R
 // `const D`: the definition's literal types (name, columns and their kinds, owner) stay in its type,
 // of which the rows' and the owned records' types are made (codec.ts, owned.ts).
 export function defineTable<const D extends TableDefinition>(definition: D): D {
-  const { name, key, columns, searchable } = definition
-  if (!(key in columns)) throw new Error(`table ${name}: its key ${key} is not one of its columns`)
+  const { name, key, columns, merge, secret = [], indexes = [], searchable } = definition
+  const wrong = (what: string) => new Error(`table ${name}: ${what}`)
+  if (!(key in columns)) throw wrong(`its key ${key} is not one of its columns`)
   // the searchable columns make search_text, as searchText() does for any derived search column
   if (searchable?.length) Object.assign(definition, { derived: { ...definition.derived, [SEARCH_COLUMN]: searchText(...searchable) } })
   for (const [column, d] of Object.entries(definition.derived ?? {})) {
-    if (!(column in columns)) throw new Error(`table ${name}: its derived column ${column} is not one of its columns`)
-    for (const c of d.from) if (!(c in columns)) throw new Error(`table ${name}: ${column} is made of ${c}, which is not one of its columns`)
+    if (!(column in columns)) throw wrong(`its derived column ${column} is not one of its columns`)
+    for (const c of d.from) if (!(c in columns)) throw wrong(`${column} is made of ${c}, which is not one of its columns`)
   }
+  if (merge.kind === 'last-writer-wins') {
+    for (const c of ['version', 'updated_at'] as const)
+      if (columns[c]?.kind !== (c === 'version' ? 'integer' : 'timestamp')) throw wrong(`last-writer-wins needs the column ${c}`)
+    const tombstone = merge.tombstone === null ? null : columns[merge.tombstone]
+    if (tombstone !== null && !(tombstone?.kind === 'timestamp' && tombstone.nullable))
+      throw wrong(`its tombstone ${merge.tombstone} is not one of its nullable timestamp columns`)
+  }
+  for (const c of secret) if (!(c in columns)) throw wrong(`its secret column ${c} is not one of its columns`)
+  for (const index of indexes)
+    for (const c of index.columns) if (!(c in columns)) throw wrong(`index ${index.name} is on ${c}, which is not one of its columns`)
   if (definition.owner !== undefined) checkOwned(definition)
   return definition
 }
@@ -83,6 +123,8 @@ function checkOwned(t: TableDefinition): void {
   if (missing.length > 0) throw new Error(`table ${t.name}: an owned resource needs the columns ${missing.join(', ')}`)
   if (!t.rowName) throw new Error(`table ${t.name}: an owned resource needs rowName, what one row is called in messages`)
   if (t.key !== 'id') throw new Error(`table ${t.name}: an owned resource's key is id`)
+  // its deletes are soft: deleted_at is what replication must let win
+  if (t.merge.kind !== 'last-writer-wins' || t.merge.tombstone !== 'deleted_at') throw new Error(`table ${t.name}: an owned resource merges as lastWriterWins('deleted_at')`)
   if (fieldOf(t.owner!, t.columns[t.owner!]!) !== 'ownerId') throw new Error(`table ${t.name}: its owner column's record field must be ownerId (field: 'ownerId')`)
   // The generic repositories store a field as given and measure it in bytes; its column's name is
   // its name in records and in JSON alike.
@@ -120,6 +162,10 @@ export const users = defineTable({
     version,
     deleted_at: nullable(timestamp),
   },
+  merge: lastWriterWins('deleted_at'),
+  secret: ['password_hash'],
+  // a soft-deleted user gives the email back
+  indexes: [{ name: 'users_email_live', columns: ['email'], unique: true, where: 'deleted_at IS NULL' }],
 })
 
 export const sessions = defineTable({
@@ -137,6 +183,13 @@ export const sessions = defineTable({
     updated_at: timestamp,
     version,
   },
+  // a revoked session is never live again: revocation plays the part of deletion
+  merge: lastWriterWins('revoked_at'),
+  secret: ['token_hash'],
+  indexes: [
+    { name: 'sessions_token_hash', columns: ['token_hash'], unique: true },
+    { name: 'sessions_user_id', columns: ['user_id'] },
+  ],
 })
 
 export const notes = defineTable({
@@ -156,6 +209,8 @@ export const notes = defineTable({
     version,
     deleted_at: nullable(timestamp),
   },
+  merge: lastWriterWins('deleted_at'),
+  indexes: [{ name: 'notes_owner_id', columns: ['owner_id', 'id'] }],
 })
 
 export const audit = defineTable({
@@ -171,6 +226,7 @@ export const audit = defineTable({
     ip: nullable(text),
     details: nullable({ kind: 'json' }),
   },
+  merge: insertOnly,
 })
 
 export const settings = defineTable({
@@ -182,6 +238,8 @@ export const settings = defineTable({
     updated_at: timestamp,
     version,
   },
+  merge: lastWriterWins(null),
+  secret: ['value'],
 })
 
 /** Parents before children: the order of copies, replays and truncations (children first, reversed). */

@@ -132,9 +132,10 @@ export class PostgresStore implements ReplicableStore {
   }
 
   async exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {
-    const { key } = CODECS[table]
+    // derived columns (notes.search_text) are not read: the row they are made from remakes them
+    const { key, readColumns } = CODECS[table]
     const rows = await this.ex.run((sql) => sql<postgres.Row[]>`
-      select * from ${sql(table)}
+      select ${sql(readColumns)} from ${sql(table)}
       ${afterKey === null ? sql`` : sql`where ${sql(key)} > ${afterKey}`}
       order by ${sql(key)}
       limit ${limit}`)

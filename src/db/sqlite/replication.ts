@@ -1,82 +1,47 @@
 // What the failover layer asks of SQLite beyond Store: last-writer-wins upserts, ordered export and
-// the snapshot swap.
-import { changeFromSqlite, changeKey, changeToSqlite, CODECS } from '../codec.ts'
+// the snapshot swap, each made from the table definitions.
+import { changeFromSqlite, changeToSqlite, CODECS } from '../codec.ts'
+import { mergeClause } from '../merge-sql.ts'
 import { SYNC_TABLES, type ApplyOutcome, type RowChange, type SyncTable } from '../store.ts'
 import type { Emit, SqliteConnection } from './connection.ts'
 import { isUniqueViolation } from './errors.ts'
-
-interface Versioned {
-  version: number
-  updatedAt: string
-}
-
-/** sessions: revocation plays the part of deletion */
-function tombstone(change: RowChange): string | null {
-  switch (change.table) {
-    case 'users':
-    case 'notes':
-      return change.row.deletedAt
-    case 'sessions':
-      return change.row.revokedAt
-    default:
-      return null
-  }
-}
-
-/**
- * The brief's LWW rule: a deleted row is never brought back, a delete beats a live row, otherwise
- * the higher version wins and on equal versions the later updatedAt.
- */
-export function incomingWins(stored: RowChange, incoming: RowChange): boolean {
-  const storedGone = tombstone(stored) !== null
-  const incomingGone = tombstone(incoming) !== null
-  if (storedGone !== incomingGone) return incomingGone
-  const s = stored.row as Versioned
-  const i = incoming.row as Versioned
-  if (i.version !== s.version) return i.version > s.version
-  return i.updatedAt > s.updatedAt
-}
 
 /** per table, built once: the mirror applies every row PostgreSQL commits through these */
 const bySyncTable = (sql: (table: SyncTable) => string) =>
   Object.fromEntries(SYNC_TABLES.map((table) => [table, sql(table)])) as Record<SyncTable, string>
 
-const SELECT_BY_KEY = bySyncTable((table) => `SELECT * FROM ${table} WHERE ${CODECS[table].key} = $key`)
-const UPSERT_SQL = bySyncTable((table) => {
-  const { key, columns } = CODECS[table]
-  const set = columns.filter((c) => c !== key).map((c) => `${c} = excluded.${c}`)
-  return `${CODECS[table].insertSql()} ON CONFLICT (${key}) DO UPDATE SET ${set.join(', ')}`
+const columnList = (table: SyncTable) => CODECS[table].columns.join(', ')
+const MERGE = bySyncTable((table) => `${CODECS[table].insertSql()} ${mergeClause(CODECS[table].table)}`)
+// derived columns (notes.search_text) are not read: the row they are made from remakes them
+const EXPORT_FIRST = bySyncTable((table) => {
+  const { key, readColumns } = CODECS[table]
+  return `SELECT ${readColumns.join(', ')} FROM ${table} ORDER BY ${key} LIMIT $n`
 })
-const INSERT_AUDIT_IF_NEW = `${CODECS.audit.insertSql()} ON CONFLICT (id) DO NOTHING`
+const EXPORT_AFTER = bySyncTable((table) => {
+  const { key, readColumns } = CODECS[table]
+  return `SELECT ${readColumns.join(', ')} FROM ${table} WHERE ${key} > $after ORDER BY ${key} LIMIT $n`
+})
 
 /** runs inside the caller's write transaction; emits the row when it was written */
 export function applyChangeNow(conn: SqliteConnection, change: RowChange, emit: Emit): ApplyOutcome {
-  const { table } = change
-  if (table === 'audit') {
-    const { changes } = conn.stmt(INSERT_AUDIT_IF_NEW).run(changeToSqlite(change))
-    if (changes === 0) return 'stale'
-    emit(change)
-    return 'applied'
-  }
-  const current = conn.stmt<object>(SELECT_BY_KEY[table]).get({ key: changeKey(change) })
-  if (current && !incomingWins(changeFromSqlite(table, current), change)) return 'stale'
+  let changes: number
   try {
-    conn.stmt(UPSERT_SQL[table]).run(changeToSqlite(change))
+    changes = conn.stmt(MERGE[change.table]).run(changeToSqlite(change)).changes
   } catch (e) {
     // A failed statement changes nothing, so the transaction around it commits nothing either.
     if (isUniqueViolation(e)) return 'conflict'
     throw e
   }
+  if (changes === 0) return 'stale'
   emit(change)
   return 'applied'
 }
 
 export function exportRowsNow(conn: SqliteConnection, table: SyncTable, afterKey: string | null, limit: number): RowChange[] {
-  const { key } = CODECS[table]
   const rows =
     afterKey === null
-      ? conn.stmt<object>(`SELECT * FROM ${table} ORDER BY ${key} LIMIT $n`).all({ n: limit })
-      : conn.stmt<object>(`SELECT * FROM ${table} WHERE ${key} > $after ORDER BY ${key} LIMIT $n`).all({ after: afterKey, n: limit })
+      ? conn.stmt<object>(EXPORT_FIRST[table]).all({ n: limit })
+      : conn.stmt<object>(EXPORT_AFTER[table]).all({ after: afterKey, n: limit })
   return rows.map((row) => changeFromSqlite(table, row))
 }
 
@@ -87,7 +52,7 @@ const staged = (table: SyncTable) => `temp.snapshot_${table}`
 
 export function beginSnapshotNow(conn: SqliteConnection): void {
   dropSnapshotNow(conn)
-  for (const table of SYNC_TABLES) conn.db.run(`CREATE TEMP TABLE snapshot_${table} AS SELECT * FROM main.${table} WHERE 0`)
+  for (const table of SYNC_TABLES) conn.db.run(`CREATE TEMP TABLE snapshot_${table} AS SELECT ${columnList(table)} FROM main.${table} WHERE 0`)
 }
 
 export function stageSnapshotNow(conn: SqliteConnection, changes: RowChange[]): void {
@@ -107,7 +72,7 @@ export function stageSnapshotNow(conn: SqliteConnection, changes: RowChange[]): 
 /** deletes children before parents and inserts parents before children, for the foreign keys */
 export function swapInSnapshotNow(conn: SqliteConnection): void {
   for (const table of [...SYNC_TABLES].reverse()) conn.stmt(`DELETE FROM ${table}`).run()
-  for (const table of SYNC_TABLES) conn.db.run(`INSERT INTO main.${table} SELECT * FROM ${staged(table)}`)
+  for (const table of SYNC_TABLES) conn.db.run(`INSERT INTO main.${table} (${columnList(table)}) SELECT ${columnList(table)} FROM ${staged(table)}`)
 }
 
 export function dropSnapshotNow(conn: SqliteConnection): void {
