@@ -2,7 +2,7 @@
 // with what the README asks for — a definition, the migration pair `bun run db new` makes from it,
 // one route line — and nothing else: the generic repositories serve it on both databases (the
 // owned-resource contract) and its routes answer like the notes'.
-import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

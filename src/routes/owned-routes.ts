@@ -14,7 +14,7 @@ import { AppError } from '../errors.ts'
 import { jsonBody, pageCursor, pageLimit, params, query, storableText, uuidField } from '../validation.ts'
 import { OwnedUsageCache } from './owned-usage.ts'
 
-export const SEARCH_QUERY_MAX = 200
+const SEARCH_QUERY_MAX = 200
 
 /** What the routes of one owned resource are made from. */
 export interface OwnedRoutesDefinition<T extends OwnedTable> {
