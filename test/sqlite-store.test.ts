@@ -344,6 +344,15 @@ describe('applyChange', () => {
     expect(await s.users.getById(stored.id)).toBeNull()
   })
 
+  test('a row the table refuses (CHECK, NOT NULL): stale when the stored row wins anyway, else invalid, nothing written', async () => {
+    const s = await freshStore()
+    const stored = await s.users.create(makeUser())
+    expect(await s.applyChange(userRow(stored, { version: 0, updatedAt: '2999-01-01T00:00:00.000Z' }))).toBe('stale')
+    await expectStoreError(s.applyChange(userRow(stored, { version: 2, role: 'owner' as User['role'] })), 'invalid')
+    await expectStoreError(s.applyChange(userRow(stored, { id: newId(), email: 'absent@example.com', version: 0 })), 'invalid')
+    expect((await s.exportRows('users', null, 10)).map((c) => c.row)).toEqual([stored])
+  })
+
   test('a unique clash with another row → conflict, nothing written or journaled', async () => {
     const s = await freshStore()
     const holder = await s.users.create(makeUser())

@@ -78,53 +78,54 @@ const TO_SQLITE: Partial<Record<ColumnKind, Convert>> = {
 const FROM_POSTGRES: Partial<Record<ColumnKind, Convert>> = { timestamp: isoOfDate }
 const FROM_JSON: Partial<Record<ColumnKind, Convert>> = { timestamp: isoOfText }
 
-/** what one mapper copies: `from[i]` of the input, converted by `convert[i]`, into `to[i]` */
+/** what one mapper copies: `from[i]` of the input, converted by `convert[i]` (null: as it is), into `to[i]` */
 interface Copy {
   from: string[]
   to: string[]
-  convert: Convert[]
+  convert: (Convert | null)[]
 }
 
 type Row = Record<string, unknown>
 type Twelve<T> = [T, T, T, T, T, T, T, T, T, T, T, T]
 const WIDTH = 12
-const asIs: Convert = (value) => value
 
 /**
  * Copies the first WIDTH columns with a statement each, the rest by a step of its own. Not a loop: a
  * statement's property access learns the few names it sees (one per table), where a loop's single
- * access would see every column and stay slow; measured 2-3 times faster per row.
+ * access would see every column and stay slow; and a column that needs no conversion calls nothing.
+ * Measured (bun:sqlite rows, every table's mappers in use): several times faster per row than a loop
+ * over the columns, and some tens of ns slower than the hand-written mappers it replaces.
  */
 function copyStep({ from, to, convert }: Copy): (input: Row, out: Row) => Row {
   const n = Math.min(from.length, WIDTH)
   const rest = from.length > WIDTH ? copyStep({ from: from.slice(WIDTH), to: to.slice(WIDTH), convert: convert.slice(WIDTH) }) : null
   const f = Array.from({ length: WIDTH }, (_, i) => from[i] ?? '') as Twelve<string>
   const t = Array.from({ length: WIDTH }, (_, i) => to[i] ?? '') as Twelve<string>
-  const c = Array.from({ length: WIDTH }, (_, i) => convert[i] ?? asIs) as Twelve<Convert>
+  const c = Array.from({ length: WIDTH }, (_, i) => convert[i] ?? null) as Twelve<Convert | null>
   return (input, out) => {
-    out[t[0]] = c[0](input[f[0]])
+    out[t[0]] = c[0] === null ? input[f[0]] : c[0](input[f[0]])
     if (n === 1) return out
-    out[t[1]] = c[1](input[f[1]])
+    out[t[1]] = c[1] === null ? input[f[1]] : c[1](input[f[1]])
     if (n === 2) return out
-    out[t[2]] = c[2](input[f[2]])
+    out[t[2]] = c[2] === null ? input[f[2]] : c[2](input[f[2]])
     if (n === 3) return out
-    out[t[3]] = c[3](input[f[3]])
+    out[t[3]] = c[3] === null ? input[f[3]] : c[3](input[f[3]])
     if (n === 4) return out
-    out[t[4]] = c[4](input[f[4]])
+    out[t[4]] = c[4] === null ? input[f[4]] : c[4](input[f[4]])
     if (n === 5) return out
-    out[t[5]] = c[5](input[f[5]])
+    out[t[5]] = c[5] === null ? input[f[5]] : c[5](input[f[5]])
     if (n === 6) return out
-    out[t[6]] = c[6](input[f[6]])
+    out[t[6]] = c[6] === null ? input[f[6]] : c[6](input[f[6]])
     if (n === 7) return out
-    out[t[7]] = c[7](input[f[7]])
+    out[t[7]] = c[7] === null ? input[f[7]] : c[7](input[f[7]])
     if (n === 8) return out
-    out[t[8]] = c[8](input[f[8]])
+    out[t[8]] = c[8] === null ? input[f[8]] : c[8](input[f[8]])
     if (n === 9) return out
-    out[t[9]] = c[9](input[f[9]])
+    out[t[9]] = c[9] === null ? input[f[9]] : c[9](input[f[9]])
     if (n === 10) return out
-    out[t[10]] = c[10](input[f[10]])
+    out[t[10]] = c[10] === null ? input[f[10]] : c[10](input[f[10]])
     if (n === 11) return out
-    out[t[11]] = c[11](input[f[11]])
+    out[t[11]] = c[11] === null ? input[f[11]] : c[11](input[f[11]])
     return rest === null ? out : rest(input, out)
   }
 }
@@ -159,7 +160,7 @@ function buildCodec<R extends object>(table: TableDefinition): Codec<R> {
   const stored = Object.entries(table.columns).filter(([name]) => !(name in derived))
   const names = stored.map(([name]) => name)
   const fields = names.map((name) => fieldOfColumn[name]!)
-  const converting = (conversions: Partial<Record<ColumnKind, Convert>>) => stored.map(([, c]) => conversions[c.kind] ?? asIs)
+  const converting = (conversions: Partial<Record<ColumnKind, Convert>>) => stored.map(([, c]) => conversions[c.kind] ?? null)
   const derivations = Object.entries(derived).map(([column, d]) => ({ column, fields: d.from.map((c) => fieldOfColumn[c]!), make: d.make }))
 
   const reader = (conversions: Partial<Record<ColumnKind, Convert>>, prefix = '') =>

@@ -92,8 +92,8 @@ export function defineTable<const D extends TableDefinition>(definition: D): D {
     for (const c of d.from) if (!(c in columns)) throw wrong(`${column} is made of ${c}, which is not one of its columns`)
   }
   if (merge.kind === 'last-writer-wins') {
-    for (const c of ['version', 'updated_at'] as const)
-      if (columns[c]?.kind !== (c === 'version' ? 'integer' : 'timestamp')) throw wrong(`last-writer-wins needs the column ${c}`)
+    const needs: Record<string, ColumnKind> = { version: 'integer', updated_at: 'timestamp' }
+    for (const [c, kind] of Object.entries(needs)) if (columns[c]?.kind !== kind) throw wrong(`last-writer-wins needs the column ${c}`)
     const tombstone = merge.tombstone === null ? null : columns[merge.tombstone]
     if (tombstone !== null && !(tombstone?.kind === 'timestamp' && tombstone.nullable))
       throw wrong(`its tombstone ${merge.tombstone} is not one of its nullable timestamp columns`)

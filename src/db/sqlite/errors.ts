@@ -26,6 +26,10 @@ export interface ErrorHints {
 export const isUniqueViolation = (e: unknown): boolean =>
   e instanceof SQLiteError && (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
 
+/** the row itself is refused by the table: a CHECK constraint or a NOT NULL column */
+export const isRefusedRow = (e: unknown): boolean =>
+  e instanceof SQLiteError && (e.code === 'SQLITE_CONSTRAINT_CHECK' || e.code === 'SQLITE_CONSTRAINT_NOTNULL')
+
 /**
  * StoreErrors pass through. SQLite errors map to a kind. Anything else is a bug in our code and is
  * rethrown as it is, except the one error bun throws for a closed connection.

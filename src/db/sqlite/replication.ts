@@ -1,10 +1,10 @@
 // What the failover layer asks of SQLite beyond Store: last-writer-wins upserts, ordered export and
 // the snapshot swap, each made from the table definitions.
 import { changeFromSqlite, changeToSqlite, CODECS } from '../codec.ts'
-import { mergeClause } from '../merge-sql.ts'
+import { incomingWinsSql, mergeClause } from '../merge-sql.ts'
 import { SYNC_TABLES, type ApplyOutcome, type RowChange, type SyncTable } from '../store.ts'
 import type { Emit, SqliteConnection } from './connection.ts'
-import { isUniqueViolation } from './errors.ts'
+import { isRefusedRow, isUniqueViolation } from './errors.ts'
 
 /** per table, built once: the mirror applies every row PostgreSQL commits through these */
 const bySyncTable = (sql: (table: SyncTable) => string) =>
@@ -12,6 +12,13 @@ const bySyncTable = (sql: (table: SyncTable) => string) =>
 
 const columnList = (table: SyncTable) => CODECS[table].columns.join(', ')
 const MERGE = bySyncTable((table) => `${CODECS[table].insertSql()} ${mergeClause(CODECS[table].table)}`)
+// Whether the stored row beats the incoming one under the same rule, the incoming row as `excluded`.
+const STORED_WINS = bySyncTable((table) => {
+  const { key, columns } = CODECS[table]
+  const wins = incomingWinsSql(CODECS[table].table)
+  const excluded = `(SELECT ${columns.map((c) => `$${c} AS ${c}`).join(', ')}) AS excluded`
+  return `SELECT 1 FROM ${table} JOIN ${excluded} ON ${table}.${key} = excluded.${key}${wins === null ? '' : ` WHERE NOT (${wins})`}`
+})
 // derived columns (notes.search_text) are not read: the row they are made from remakes them
 const EXPORT_FIRST = bySyncTable((table) => {
   const { key, readColumns } = CODECS[table]
@@ -30,6 +37,9 @@ export function applyChangeNow(conn: SqliteConnection, change: RowChange, emit: 
   } catch (e) {
     // A failed statement changes nothing, so the transaction around it commits nothing either.
     if (isUniqueViolation(e)) return 'conflict'
+    // SQLite checks the incoming row against the table before it finds the stored one: a row the
+    // table refuses (an invalid version, say) is still only stale when the stored row wins anyway.
+    if (isRefusedRow(e) && conn.stmt(STORED_WINS[change.table]).get(changeToSqlite(change))) return 'stale'
     throw e
   }
   if (changes === 0) return 'stale'
