@@ -132,7 +132,7 @@ export class PostgresStore implements ReplicableStore {
   }
 
   async exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {
-    // derived columns (notes.search_text) are not read: the row they are made from remakes them
+    // derived columns (an owned table's search_text) are not read: the row they are made from remakes them
     const { key, readColumns } = CODECS[table]
     const rows = await this.ex.run((sql) => sql<postgres.Row[]>`
       select ${sql(readColumns)} from ${sql(table)}
