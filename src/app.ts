@@ -6,7 +6,8 @@ import { HTTPException } from 'hono/http-exception'
 import type { AppDeps, AppEnv } from './app-env.ts'
 import { AppError, errorBody, type ErrorCode } from './errors.ts'
 import { authRoutes } from './routes/auth.ts'
-import { notesRoutes } from './routes/notes.ts'
+import { NOTES } from './routes/notes.ts'
+import { ownedRoutes } from './routes/owned-routes.ts'
 import { adminUsersRoutes } from './routes/admin-users.ts'
 import { healthFastRoute, healthRoutes } from './routes/health.ts'
 import { configRoutes } from './routes/config.ts'
@@ -64,7 +65,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/health', healthRoutes())
   app.route('/config', configRoutes())
   app.route('/api/v1/auth', authRoutes(passwords))
-  app.route('/api/v1/notes', notesRoutes())
+  app.route('/api/v1/notes', ownedRoutes(NOTES))
   app.route('/api/v1/admin', adminUsersRoutes(passwords))
   app.route('/api/v1/sqlite-fallback', fallbackAdminRoutes())
   app.route('/', statusPageRoutes())

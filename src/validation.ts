@@ -60,3 +60,18 @@ export const params = <T extends z.ZodType>(schema: T) => validate('param', sche
  * From here on every database and every comparison sees one form.
  */
 export const uuidField = (message: string) => z.uuid(message).transform((s) => s.toLowerCase())
+
+/** ?limit= of a paged list: 1 to 100, default 20 */
+export const pageLimit = z.coerce
+  .number('must be a number')
+  .int('must be an integer')
+  .min(1, 'must be at least 1')
+  .max(100, 'must be at most 100')
+  .default(20)
+export const pageCursor = uuidField('must be the next_cursor of a previous page').optional()
+
+// Both databases must store exactly what was sent: PostgreSQL rejects NUL in text, and lone
+// surrogates would be silently replaced when encoded as UTF-8.
+const storable = (s: string) => s.isWellFormed() && !s.includes('\u0000')
+/** text both databases store exactly as sent */
+export const storableText = <T extends z.ZodType<string, string>>(schema: T) => schema.refine(storable, 'must be valid unicode text without NUL characters')

@@ -3,8 +3,9 @@
 // PostgreSQL's jsonb text timestamps) come out as the records store.ts promises.
 import { describe, expect, test } from 'bun:test'
 import { changeKey, codecOf, CODECS, type Codec } from '../src/db/codec.ts'
-import type { AuditEvent, Note, RowChange, Session, Setting, User } from '../src/db/store.ts'
+import type { AuditEvent, RowChange, Session, Setting, User } from '../src/db/store.ts'
 import { defineTable, insertOnly, searchText } from '../src/db/tables.ts'
+import type { Note } from './helpers/contract-fixtures.ts'
 
 const user: User = {
   id: '0190f1a2-0000-7000-8000-000000000001',

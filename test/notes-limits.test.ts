@@ -1,35 +1,35 @@
 // Issue 17, item 3: one user cannot push the server to gigabytes. A list page carries at most
-// NOTE_PAGE_MAX_BYTES of text, a search reads at most NOTE_SEARCH_SCAN_BYTES per page, and
+// OWNED_PAGE_MAX_BYTES of text, a search reads at most OWNED_SEARCH_SCAN_BYTES per page, and
 // NOTES_MAX_PER_USER / NOTES_MAX_BYTES_PER_USER cap what one account keeps (409 / 413).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { NOTE_PAGE_MAX_BYTES } from '../src/db/store.ts'
-import { NoteUsage } from '../src/routes/note-usage.ts'
+import { OWNED_PAGE_MAX_BYTES } from '../src/db/owned.ts'
+import { OwnedUsageCache } from '../src/routes/owned-usage.ts'
 import { ADMIN, appVariants, call, createUser, login, withAdmin, type LoggedIn, type TestApp } from './helpers/test-app.ts'
 
 const MB = 1_000_000
 const big = (fill: string, size = 900_000) => fill.repeat(size / fill.length)
 
-describe('NoteUsage: which writes are checked against the limits in the database', () => {
-  const limits = { maxNotes: 100, maxBytes: 1000 }
+describe('OwnedUsageCache: which writes are checked against the limits in the database', () => {
+  const limits = { maxCount: 100, maxBytes: 1000 }
   test('unknown usage: checked, and learnt from the write\'s own statement; far below the limits: unchecked; near them: checked', () => {
     let now = 0
-    const usage = new NoteUsage(() => now)
+    const usage = new OwnedUsageCache(() => now)
     // not known yet: the create checks in its statement and reports the usage it found
-    const first = usage.limitsFor('u', { notes: 1, bytes: 10 }, limits)
+    const first = usage.limitsFor('u', { count: 1, bytes: 10 }, limits)
     expect(first).toMatchObject(limits)
-    first!.onUsage!({ notes: 50, bytes: 500 })
+    first!.onUsage!({ count: 50, bytes: 500 })
     usage.created('u', 10)
-    expect(usage.limitsFor('u', { notes: 1, bytes: 10 }, limits)).toBeUndefined()
-    expect(usage.limitsFor('u', { notes: 1, bytes: 391 }, limits)).toEqual(limits)
+    expect(usage.limitsFor('u', { count: 1, bytes: 10 }, limits)).toBeUndefined()
+    expect(usage.limitsFor('u', { count: 1, bytes: 391 }, limits)).toEqual(limits)
     for (let i = 0; i < 40; i++) usage.created('u', 1)
-    expect(usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)).toEqual(limits)
+    expect(usage.limitsFor('u', { count: 1, bytes: 1 }, limits)).toEqual(limits)
     usage.forget('u')
-    expect(usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)?.onUsage).toBeFunction()
+    expect(usage.limitsFor('u', { count: 1, bytes: 1 }, limits)?.onUsage).toBeFunction()
     // Other instances' writes are seen once the entry is measured again.
-    usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)!.onUsage!({ notes: 1, bytes: 1 })
-    expect(usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)).toBeUndefined()
+    usage.limitsFor('u', { count: 1, bytes: 1 }, limits)!.onUsage!({ count: 1, bytes: 1 })
+    expect(usage.limitsFor('u', { count: 1, bytes: 1 }, limits)).toBeUndefined()
     now += 30_001
-    expect(usage.limitsFor('u', { notes: 1, bytes: 1 }, limits)?.onUsage).toBeFunction()
+    expect(usage.limitsFor('u', { count: 1, bytes: 1 }, limits)?.onUsage).toBeFunction()
   })
 })
 
@@ -71,7 +71,7 @@ for (const variant of await appVariants('notes limits')) {
       const ids: string[] = []
       for (let i = 0; i < 5; i++) ids.push(await create(who, `big ${i}`, big(String(i))))
       const pages = await walk(who, 'limit=100')
-      for (const page of pages) expect(page.bytes).toBeLessThanOrEqual(NOTE_PAGE_MAX_BYTES)
+      for (const page of pages) expect(page.bytes).toBeLessThanOrEqual(OWNED_PAGE_MAX_BYTES)
       expect(pages[0]!.ids.length).toBe(2)
       expect(pages.flatMap((p) => p.ids)).toEqual(ids.reverse())
     })

@@ -13,12 +13,11 @@ import {
   newId,
   StoreError,
   type ReplayOutcome,
-  type Note,
   type OutboxEntry,
   type RowChange,
   type User,
 } from '../src/db/store.ts'
-import { expectStoreError, makeNote, makeUser, noteRow, T0, T1, T2, userRow } from './helpers/contract-fixtures.ts'
+import { expectStoreError, makeNote, makeUser, noteRow, T0, T1, T2, userRow, type Note } from './helpers/contract-fixtures.ts'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, TEST_DATABASE_URL, type TestDatabase } from './helpers/pg.ts'
 import { refusedPort, startTcpPeer, type TcpPeer } from './helpers/tcp-peers.ts'

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os'
 import pino from 'pino'
 import { FailoverStore } from '../src/db/failover-store.ts'
 import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
+import { OWNED_REPO_KINDS } from '../src/db/owned.ts'
 import { newId, REPO_KINDS, type RepoName, type Store } from '../src/db/store.ts'
+import { notes } from '../src/db/tables.ts'
 
 const sqlite = new SqliteStore({ path: ':memory:', busyTimeoutS: 5 })
 const routed = new FailoverStore({
@@ -49,5 +51,11 @@ describe('REPO_KINDS', () => {
   for (const [label, store] of stores)
     test.each(REPOS)(`names every method of ${label}'s %s repository, and no other`, (name) => {
       expect(methodsOf(store()[name])).toEqual(Object.keys(REPO_KINDS[name]).sort())
+    })
+  for (const [label, store] of stores)
+    test(`names every method of ${label}'s owned repositories (OWNED_REPO_KINDS), and no other`, () => {
+      const kinds = Object.keys(OWNED_REPO_KINDS).sort()
+      expect(methodsOf(store().notes)).toEqual(kinds)
+      expect(methodsOf(store().resource(notes))).toEqual(kinds)
     })
 })

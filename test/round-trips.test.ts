@@ -18,7 +18,7 @@
 // - no timer cleans sessions up; the mirror and the replica write to SQLite only;
 // - audit rows: every route awaits recordAudit before it answers, so they are counted with the request.
 //   Only failover and recovery append one without waiting, and neither happens here;
-// - note usage (src/routes/note-usage.ts): a create or a patch reads the owner's usage unless this
+// - note usage (src/routes/owned-usage.ts): a create or a patch reads the owner's usage unless this
 //   instance remembers it from a create less than 30 s ago. The cases pin that state, so the measured
 //   request always reads it: POST by a user who never wrote a note, PATCH after a patch (a patch
 //   forgets the usage). A create within 30 s of another sends one statement fewer than counted here;

@@ -14,12 +14,11 @@
 // afterwards, so the calling file decides where the database lives (temp file, fresh PostgreSQL
 // database) and removes it in its own afterAll. Assertions are exact on purpose: running the same
 // suite on both dialects is what proves they behave the same.
-import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import {
   newId,
   nowIso,
   type AuditEvent,
-  type Note,
   type ReplicableStore,
   type RowChange,
   type Session,
@@ -49,15 +48,15 @@ import {
   T1,
   T2,
   userRow,
+  storePerTest,
   walkPages,
+  type Note,
+  type StoreTarget,
 } from './helpers/contract-fixtures.ts'
+import { notes } from '../src/db/tables.ts'
+import { ownedResourceTests } from './owned-resource.contract.ts'
 
-export interface ContractTarget {
-  name: string
-  /** a fresh, migrated, empty store for each test */
-  open(): Promise<Store>
-  /** called after each test with the store open() returned */
-  close(store: Store): Promise<void>
+export interface ContractTarget extends StoreTarget {
   /**
    * Whether the store implements ReplicableStore (SqliteStore and PostgresStore do). Default true.
    * The replication tests run only when it is true; a test checks that the declaration matches
@@ -72,26 +71,12 @@ export function storeContract(target: ContractTarget): void {
   const replicable = target.replicable ?? true
 
   describe(`Store contract: ${target.name}`, () => {
-    let store: Store | undefined
-    const get: Get = () => {
-      if (!store) throw new Error(`${target.name}: open() did not return a store`)
-      return store
-    }
-
-    beforeEach(async () => {
-      store = await target.open()
-    })
-    afterEach(async () => {
-      const opened = store
-      store = undefined
-      if (opened) await target.close(opened)
-    })
+    const get = storePerTest(target)
 
     basicsTests(get, replicable)
     userTests(get)
     sessionTests(get)
-    noteTests(get)
-    noteSearchTests(get)
+    ownedResourceTests(get, { table: notes, fields: ['title', 'body'] })
     auditTests(get)
     settingsTests(get)
     transactionTests(get)
@@ -520,128 +505,6 @@ function sessionTests(get: Get): void {
 
 // ---------------------------------------------------------------------------------------------
 
-function noteTests(get: Get): void {
-  describe('notes', () => {
-    const owners = async () => [await get().users.create(makeUser()), await get().users.create(makeUser())] as const
-
-    test('usage: the owner\'s live notes and their bytes of text (UTF-8), deleted and others\' notes excluded', async () => {
-      const [alice, bob] = await owners()
-      expect(await get().notes.usage(alice.id)).toEqual({ notes: 0, bytes: 0 })
-      await get().notes.create(makeNote(alice.id, { title: 'ab', body: 'é🙂' }))
-      const gone = await get().notes.create(makeNote(alice.id, { title: 'x', body: 'yyy' }))
-      await get().notes.create(makeNote(bob.id, { title: 'bob', body: 'bob' }))
-      expect(await get().notes.usage(alice.id)).toEqual({ notes: 2, bytes: 2 + 6 + 4 })
-      await get().notes.softDelete(alice.id, gone.id)
-      expect(await get().notes.usage(alice.id)).toEqual({ notes: 1, bytes: 8 })
-    })
-
-    test('create and update with limits: over the count → too_many, over the bytes → too_large, nothing written', async () => {
-      const [alice] = await owners()
-      const limits = { maxNotes: 2, maxBytes: 20 }
-      const first = await get().notes.create(makeNote(alice.id, { title: 't', body: '123456789' }), limits)
-      await expectStoreError(get().notes.create(makeNote(alice.id, { title: 't', body: '1234567890' }), limits), 'too_large')
-      await get().notes.create(makeNote(alice.id, { title: 't', body: '' }), limits)
-      await expectStoreError(get().notes.create(makeNote(alice.id, { title: 't', body: '' }), limits), 'too_many')
-      await expectStoreError(get().notes.update(alice.id, first.id, { body: '1'.repeat(19) }, limits), 'too_large')
-      expect((await get().notes.update(alice.id, first.id, { body: '1' }, limits)).body).toBe('1')
-      expect(await get().notes.usage(alice.id)).toEqual({ notes: 2, bytes: 3 })
-    })
-
-    test('create returns the note at version 1; the owner gets exactly it back', async () => {
-      const [alice] = await owners()
-      const input = makeNote(alice.id, { title: 'Title', body: 'Body\nwith lines' })
-      const before = nowIso()
-      const note = await get().notes.create(input)
-      expect(note).toEqual({ ...input, createdAt: note.createdAt, updatedAt: note.createdAt, version: 1, deletedAt: null })
-      expect(note.createdAt).toMatch(ISO_MS)
-      expect(note.createdAt >= before).toBe(true)
-      expect(await get().notes.get(alice.id, note.id)).toEqual(note)
-    })
-
-    test('get is owner-scoped: another owner and unknown ids get null', async () => {
-      const [alice, bob] = await owners()
-      const note = await get().notes.create(makeNote(alice.id))
-      expect(await get().notes.get(bob.id, note.id)).toBeNull()
-      expect(await get().notes.get(alice.id, newId())).toBeNull()
-    })
-
-    test('update title bumps version, moves updatedAt forward, keeps createdAt and body', async () => {
-      const [alice] = await owners()
-      const note = await get().notes.create(makeNote(alice.id, { title: 'Old', body: 'Same' }))
-      await clockPast(note.updatedAt)
-      const updated = await get().notes.update(alice.id, note.id, { title: 'New' })
-      expect(updated).toEqual({ ...note, title: 'New', version: 2, updatedAt: updated.updatedAt })
-      expect(updated.updatedAt > note.createdAt).toBe(true)
-      expect(await get().notes.get(alice.id, note.id)).toEqual(updated)
-    })
-
-    test('update body keeps the title; title and body together; version counts each update', async () => {
-      const [alice] = await owners()
-      const note = await get().notes.create(makeNote(alice.id, { title: 'T', body: 'B' }))
-      const v2 = await get().notes.update(alice.id, note.id, { body: 'B2' })
-      expect([v2.title, v2.body, v2.version]).toEqual(['T', 'B2', 2])
-      const v3 = await get().notes.update(alice.id, note.id, { title: 'T3', body: 'B3' })
-      expect(v3).toEqual({ ...note, title: 'T3', body: 'B3', version: 3, updatedAt: v3.updatedAt })
-      expect(v3.updatedAt >= v2.updatedAt).toBe(true)
-      expect(await get().notes.get(alice.id, note.id)).toEqual(v3)
-    })
-
-    test('update by another owner → not_found and the note is unchanged', async () => {
-      const [alice, bob] = await owners()
-      const note = await get().notes.create(makeNote(alice.id))
-      await expectStoreError(get().notes.update(bob.id, note.id, { title: 'hijacked' }), 'not_found')
-      expect(await get().notes.get(alice.id, note.id)).toEqual(note)
-    })
-
-    test('softDelete by another owner → not_found and the note stays', async () => {
-      const [alice, bob] = await owners()
-      const note = await get().notes.create(makeNote(alice.id))
-      await expectStoreError(get().notes.softDelete(bob.id, note.id), 'not_found')
-      expect(await get().notes.get(alice.id, note.id)).toEqual(note)
-    })
-
-    test('update and softDelete of an unknown id → not_found', async () => {
-      const [alice] = await owners()
-      await expectStoreError(get().notes.update(alice.id, newId(), { title: 'x' }), 'not_found')
-      await expectStoreError(get().notes.softDelete(alice.id, newId()), 'not_found')
-    })
-
-    test('softDelete hides the note from get and list; later update/softDelete → not_found', async () => {
-      const [alice] = await owners()
-      const keep = await get().notes.create(makeNote(alice.id))
-      const gone = await get().notes.create(makeNote(alice.id))
-      await get().notes.softDelete(alice.id, gone.id)
-      expect(await get().notes.get(alice.id, gone.id)).toBeNull()
-      expect(await get().notes.list(alice.id, { limit: 100 })).toEqual({ items: [keep], nextCursor: null })
-      await expectStoreError(get().notes.update(alice.id, gone.id, { title: 'x' }), 'not_found')
-      await expectStoreError(get().notes.softDelete(alice.id, gone.id), 'not_found')
-    })
-
-    test('list of an owner without notes is one empty page', async () => {
-      const [alice, bob] = await owners()
-      await get().notes.create(makeNote(bob.id))
-      expect(await get().notes.list(alice.id, { limit: 20 })).toEqual({ items: [], nextCursor: null })
-    })
-
-    for (const limit of [1, 5, 20, 100]) {
-      test(`list pages newest first with limit ${limit}: the owner's live notes exactly once`, async () => {
-        const [alice, bob] = await owners()
-        const mine: Note[] = []
-        for (let i = 0; i < 25; i++) {
-          mine.push(await get().notes.create(makeNote(alice.id, { title: `note ${i}` })))
-          if (i % 5 === 0) await get().notes.create(makeNote(bob.id))
-        }
-        for (const i of [0, 12, 24]) await get().notes.softDelete(alice.id, mine[i]!.id)
-        const live = mine.filter((_, i) => ![0, 12, 24].includes(i))
-        const walk = await walkPages((cursor) => get().notes.list(alice.id, { limit, cursor }), 40)
-        expect(walk.items.map((n) => n.id)).toEqual(descending(live.map((n) => n.id)))
-        expect(walk.pageSizes).toEqual(expectedPageSizes(22, limit))
-        expect(walk.items.find((n) => n.id === mine[7]!.id)).toEqual(mine[7]!)
-      })
-    }
-  })
-}
-
 function callerTests(get: Get): void {
   describe('as(caller): the account checked by the operation itself', () => {
     const signedIn = async (role: 'admin' | 'user' = 'user') => {
@@ -649,51 +512,6 @@ function callerTests(get: Get): void {
       const session = await get().sessions.create(makeSession(user.id))
       return { user, session, caller: { userId: user.id, sessionId: session.id } }
     }
-
-    test('a live session: reads and writes go through, as the store itself would do them', async () => {
-      const { user, caller } = await signedIn()
-      const as = get().as(caller)
-      const note = await as.notes.create(makeNote(user.id, { title: 'mine' }))
-      expect(await as.notes.get(user.id, note.id)).toEqual(note)
-      expect((await as.notes.list(user.id, { limit: 10 })).items.map((n) => n.id)).toEqual([note.id])
-      expect((await as.notes.update(user.id, note.id, { body: 'b' })).version).toBe(2)
-      await as.notes.softDelete(user.id, note.id)
-      expect(await get().notes.get(user.id, note.id)).toBeNull()
-    })
-
-    test('the session a refresh rotated it into counts as live; ending that one ends the caller', async () => {
-      const { user, session, caller } = await signedIn()
-      const next = (await get().sessions.rotate(session.id, makeSession(user.id)))!
-      expect(await get().as(caller).notes.usage(user.id)).toEqual({ notes: 0, bytes: 0 })
-      await get().sessions.revoke(next.id)
-      await expectStoreError(get().as(caller).notes.usage(user.id), 'unauthorized')
-    })
-
-    test('disabled, deleted, revoked, expired or unknown: unauthorized, and nothing is written', async () => {
-      const { user, session, caller } = await signedIn()
-      const expired = await get().sessions.create(makeSession(user.id, { expiresAt: '2001-01-01T00:00:00.000Z' }))
-      const note = await get().notes.create(makeNote(user.id, { title: 'kept' }))
-      const refused = async (c: { userId: string; sessionId: string }) => {
-        const as = get().as(c)
-        await expectStoreError(as.notes.create(makeNote(user.id, { title: 'never' })), 'unauthorized')
-        await expectStoreError(as.notes.create(makeNote(user.id, { title: 'never' }), { maxNotes: 10, maxBytes: 1000 }), 'unauthorized')
-        await expectStoreError(as.notes.update(user.id, note.id, { title: 'never' }), 'unauthorized')
-        await expectStoreError(as.notes.update(user.id, newId(), { title: 'never' }), 'unauthorized')
-        await expectStoreError(as.notes.softDelete(user.id, note.id), 'unauthorized')
-        await expectStoreError(as.notes.get(user.id, note.id), 'unauthorized')
-        await expectStoreError(as.notes.list(user.id, { limit: 10 }), 'unauthorized')
-        await expectStoreError(as.notes.list(user.id, { limit: 10, q: 'kept' }), 'unauthorized')
-      }
-      await refused({ userId: user.id, sessionId: expired.id })
-      await refused({ userId: user.id, sessionId: newId() })
-      await refused({ userId: newId(), sessionId: session.id })
-      await get().users.update(user.id, { disabled: true })
-      await refused(caller)
-      await get().users.update(user.id, { disabled: false })
-      await get().sessions.revoke(session.id)
-      await refused(caller)
-      expect((await get().notes.list(user.id, { limit: 10 })).items).toEqual([note])
-    })
 
     test('endSessions (logout): the live session and the caller\'s own refresh session end, with the audit row', async () => {
       const { user, session } = await signedIn()
@@ -771,141 +589,6 @@ function callerTests(get: Get): void {
     })
   })
 }
-
-function noteSearchTests(get: Get): void {
-  describe('notes search (q)', () => {
-    /** creates notes for a fresh owner; returns the owner id and a title → id map */
-    async function seed(notes: Array<[title: string, body: string]>) {
-      const owner = await get().users.create(makeUser())
-      const ids = new Map<string, string>()
-      for (const [title, body] of notes) ids.set(title, (await get().notes.create(makeNote(owner.id, { title, body }))).id)
-      return { ownerId: owner.id, ids }
-    }
-    async function titlesFor(ownerId: string, q: string): Promise<string[]> {
-      const page = await get().notes.list(ownerId, { limit: 100, q })
-      return page.items.map((n) => n.title).sort()
-    }
-
-    test('matches a substring of the title or the body, ignoring ASCII case', async () => {
-      const { ownerId } = await seed([
-        ['Shopping list', 'eggs'],
-        ['Work', 'Buy MILK on the way'],
-        ['Milky Way', 'stars'],
-        ['Other', 'nothing here'],
-      ])
-      expect(await titlesFor(ownerId, 'milk')).toEqual(['Milky Way', 'Work'])
-      expect(await titlesFor(ownerId, 'LIST')).toEqual(['Shopping list'])
-      expect(await titlesFor(ownerId, 'absent')).toEqual([])
-    })
-
-    test('ignores case beyond ASCII: É finds é and é finds É', async () => {
-      const { ownerId } = await seed([
-        ['Café', 'lowercase accent'],
-        ['ÉCOLE', 'uppercase accent'],
-        ['Cafe', 'no accent'],
-      ])
-      expect(await titlesFor(ownerId, 'CAFÉ')).toEqual(['Café'])
-      expect(await titlesFor(ownerId, 'école')).toEqual(['ÉCOLE'])
-      expect(await titlesFor(ownerId, 'é')).toEqual(['Café', 'ÉCOLE'])
-    })
-
-    const literal: Array<[q: string, expected: string[]]> = [
-      ['%', ['100% sure']],
-      ['1%e', []],
-      ['_', ['snake_case']],
-      ['e_c', ['snake_case']],
-      ["'", ["it's"]],
-      ['"', ['say "hi"']],
-      ['\\', ['C:\\path']],
-      ['\\p', ['C:\\path']],
-      ["' OR '1'='1", []],
-      ['%_', []],
-    ]
-    for (const [q, expected] of literal) {
-      test(`q ${JSON.stringify(q)} is matched literally`, async () => {
-        const { ownerId } = await seed([
-          ['100% sure', 'x'],
-          ['abc', 'plain'],
-          ['snake_case', 'x'],
-          ['snakeXcase', 'x'],
-          ["it's", 'x'],
-          ['say "hi"', 'x'],
-          ['C:\\path', 'x'],
-          ['1 then e', 'x'],
-        ])
-        expect(await titlesFor(ownerId, q)).toEqual(expected)
-      })
-    }
-
-    test('q null lists every live note', async () => {
-      const { ownerId, ids } = await seed([
-        ['one', 'a'],
-        ['two', 'b'],
-      ])
-      const page = await get().notes.list(ownerId, { limit: 100, q: null })
-      expect(page.items.map((n) => n.id)).toEqual(descending([...ids.values()]))
-    })
-
-    test('q excludes soft-deleted notes and other owners', async () => {
-      const { ownerId, ids } = await seed([
-        ['needle kept', 'a'],
-        ['needle gone', 'b'],
-      ])
-      await get().notes.softDelete(ownerId, ids.get('needle gone')!)
-      const other = await get().users.create(makeUser())
-      await get().notes.create(makeNote(other.id, { title: 'needle elsewhere' }))
-      expect(await titlesFor(ownerId, 'needle')).toEqual(['needle kept'])
-    })
-
-    test('q follows updates of title and body', async () => {
-      const { ownerId, ids } = await seed([['alpha', 'first body']])
-      const id = ids.get('alpha')!
-      await get().notes.update(ownerId, id, { title: 'beta' })
-      expect(await titlesFor(ownerId, 'alpha')).toEqual([])
-      expect(await titlesFor(ownerId, 'BETA')).toEqual(['beta'])
-      await get().notes.update(ownerId, id, { body: 'second body' })
-      expect(await titlesFor(ownerId, 'first')).toEqual([])
-      expect(await titlesFor(ownerId, 'second')).toEqual(['beta'])
-    })
-
-    test('a patch of one field keeps the other searchable exactly, across line breaks and context-dependent case', async () => {
-      const { ownerId, ids } = await seed([['one\ntwo ΣΑΣ', 'first\nbody İ']])
-      const id = ids.get('one\ntwo ΣΑΣ')!
-      await get().notes.update(ownerId, id, { body: 'NEW\nBody' })
-      // the text searched is title + line break + body, as a whole: a match may span the two
-      expect(await titlesFor(ownerId, 'two σας\nnew\nbody')).toEqual(['one\ntwo ΣΑΣ'])
-      expect(await titlesFor(ownerId, 'first')).toEqual([])
-      await get().notes.update(ownerId, id, { title: 'X\n\nY' })
-      expect(await titlesFor(ownerId, 'x\n\ny\nnew\nbody')).toEqual(['X\n\nY'])
-      expect(await titlesFor(ownerId, 'σας')).toEqual([])
-      await get().notes.update(ownerId, id, { body: '' })
-      expect(await titlesFor(ownerId, 'x\n\ny\n')).toEqual(['X\n\nY'])
-      await get().notes.update(ownerId, id, { title: 'İz' })
-      expect(await titlesFor(ownerId, 'İz'.toLowerCase() + '\n')).toEqual(['İz'])
-    })
-
-    test('q combines with cursor paging: every match exactly once, newest first', async () => {
-      const owner = await get().users.create(makeUser())
-      const matching: string[] = []
-      for (let i = 0; i < 20; i++) {
-        const hit = i % 5 !== 0
-        const input = makeNote(owner.id, i % 2 === 0 ? { title: hit ? `has MaTcH ${i}` : `miss ${i}` } : { body: hit ? `body match ${i}` : `body ${i}` })
-        await get().notes.create(input)
-        if (hit) matching.push(input.id)
-      }
-      const walk = await walkPages((cursor) => get().notes.list(owner.id, { limit: 5, cursor, q: 'match' }), 20)
-      expect(walk.items.map((n) => n.id)).toEqual(descending(matching))
-      expect(walk.pageSizes).toEqual([5, 5, 5, 1])
-    })
-
-    test('folds case beyond Latin-1 the same way for text and query', async () => {
-      const { ownerId } = await seed([['Ünïcödé TITLE', 'Straße ΣΟΦΊΑ']])
-      for (const q of ['ÜNÏCÖDÉ', 'STRAßE', 'σοφία']) expect(await titlesFor(ownerId, q)).toEqual(['Ünïcödé TITLE'])
-    })
-  })
-}
-
-// ---------------------------------------------------------------------------------------------
 
 function auditTests(get: Get): void {
   describe('audit', () => {

@@ -88,8 +88,8 @@ ${createTableSql(dialect, table, TABLES)}
  * The table a migration named `name` should create: the definition of that name, when neither
  * folder's migrations create it yet; else null (the migration is written with hints instead).
  */
-function tableToCreate(name: string, dirs: MigrationDirs): TableDefinition | null {
-  const table = TABLES.find((t) => t.name === name)
+function tableToCreate(name: string, dirs: MigrationDirs, tables: readonly TableDefinition[]): TableDefinition | null {
+  const table = tables.find((t) => t.name === name)
   if (!table) return null
   const created = [dirs.postgres, dirs.sqlite].some((dir) => readMigrations(dir).some((m) => createsTable(m.sql, name)))
   return created ? null : table
@@ -98,10 +98,10 @@ function tableToCreate(name: string, dirs: MigrationDirs): TableDefinition | nul
 /**
  * `db new <name>`: writes NNNN_<name>.sql into both folders, NNNN one more than the highest number in
  * either, and returns the two paths. Never overwrites: a file in the way leaves nothing written. When
- * `name` is a table of src/db/tables.ts that no migration creates yet, the pair creates it (and drops
- * it in its down part); otherwise its parts hold hints to replace.
+ * `name` is a table of `tables` (default: src/db/tables.ts) that no migration creates yet, the pair creates it
+ * (and drops it in its down part); otherwise its parts hold hints to replace.
  */
-export function newMigration(args: string[], dirs: MigrationDirs): string[] {
+export function newMigration(args: string[], dirs: MigrationDirs, tables: readonly TableDefinition[] = TABLES): string[] {
   const expected = 'bun run db new <name>, the name lower-case letters, digits and _ (e.g. add_note_tags)'
   const [name, ...rest] = args
   if (name === undefined) throw new UsageError(`usage: ${expected}`)
@@ -116,7 +116,7 @@ export function newMigration(args: string[], dirs: MigrationDirs): string[] {
   const version = Math.max(...folders.map(highestMigrationNumber)) + 1
   if (version > HIGHEST_NUMBER) throw new Error(`migration numbers end at ${HIGHEST_NUMBER} (NNNN_name.sql); nothing was written`)
   const label = migrationLabel({ version, name })
-  const table = tableToCreate(name, dirs)
+  const table = tableToCreate(name, dirs, tables)
 
   const written: string[] = []
   for (const dialect of ['postgres', 'sqlite'] as const) {

@@ -19,10 +19,11 @@ import { ModeMachine } from './failover/modes.ts'
 import { PrimaryMonitor } from './failover/monitor.ts'
 import { PrimaryHealth } from './failover/primary-health.ts'
 import { Replication } from './failover/replication.ts'
-import { ROUTED_REPOS } from './failover/routed-repo.ts'
+import { routedRepo, ROUTED_REPOS } from './failover/routed-repo.ts'
 import { StoreRouter } from './failover/router.ts'
 import { RuntimeHistory, type HistorySnapshot } from './history.ts'
 import type { OpenedStores } from './open.ts'
+import { defineOwnedRepos, OWNED_REPO_KINDS, type FieldsOf, type OwnedRepo, type OwnedRepos, type OwnedTable } from './owned.ts'
 import type { DatabaseRuntime, Mode, ProbeResult, RuntimeStatus, SyncConflict } from './runtime.ts'
 import {
   isStoreError,
@@ -30,7 +31,6 @@ import {
   type AuditRepo,
   type Caller,
   type MigrationReport,
-  type NoteRepo,
   type RepoName,
   type SessionRepo,
   type SettingsRepo,
@@ -63,10 +63,12 @@ export interface FailoverStoreOptions extends Omit<OpenedStores, 'reopenFallback
 const DEFAULT_IDLE_AFTER_MS = 60_000
 const DEFAULT_PROBE_TIMEOUT_MS = 1000
 
+// Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
+export interface FailoverStore extends OwnedRepos {}
+
 export class FailoverStore implements Store, DatabaseRuntime {
   readonly users: UserRepo
   readonly sessions: SessionRepo
-  readonly notes: NoteRepo
   readonly audit: AuditRepo
   readonly settings: SettingsRepo
 
@@ -136,7 +138,6 @@ export class FailoverStore implements Store, DatabaseRuntime {
     })
     this.users = this.routed('users')
     this.sessions = this.routed('sessions')
-    this.notes = this.routed('notes')
     this.audit = this.routed('audit')
     this.settings = this.routed('settings')
   }
@@ -178,11 +179,20 @@ export class FailoverStore implements Store, DatabaseRuntime {
     return ROUTED_REPOS[name]((kind, run) => this.router.route(kind, (s) => run(view(s))))
   }
 
+  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
+    return this.routedResource(table)
+  }
+
+  /** the owned resource `table`'s repository, routed as routed() routes the others */
+  private routedResource<T extends OwnedTable>(table: T, view: (s: Store) => Store = (s) => s): OwnedRepo<FieldsOf<T>> {
+    return routedRepo<OwnedRepo<FieldsOf<T>>>(OWNED_REPO_KINDS, (kind, call) => this.router.route(kind, (s) => call(view(s).resource(table))))
+  }
+
   /** This store acting for `caller` (Store.as): routed as any call, checked by whichever store serves it. */
   as(caller: Caller): Store {
     const self = this
     const on = (s: Store) => s.as(caller)
-    return {
+    const view: Omit<Store, keyof OwnedRepos> = {
       get kind() {
         return self.kind
       },
@@ -191,9 +201,6 @@ export class FailoverStore implements Store, DatabaseRuntime {
       },
       get sessions() {
         return self.routed('sessions', on)
-      },
-      get notes() {
-        return self.routed('notes', on)
       },
       get audit() {
         return self.routed('audit', on)
@@ -204,9 +211,12 @@ export class FailoverStore implements Store, DatabaseRuntime {
       ping: () => this.ping(),
       migrate: () => this.migrate(),
       transaction: (fn) => this.router.write((s) => on(s).transaction(fn)),
+      resource: (table) => this.routedResource(table, on),
       as: (other) => this.as(other),
       close: () => this.close(),
     }
+    defineOwnedRepos(view)
+    return view as Store
   }
 
   /** resolves once every row PostgreSQL committed so far is in SQLite (see Mirror) */
@@ -353,3 +363,5 @@ export class FailoverStore implements Store, DatabaseRuntime {
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10
+
+defineOwnedRepos(FailoverStore.prototype)

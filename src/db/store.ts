@@ -9,7 +9,8 @@
 // - Every mutable row carries createdAt, updatedAt and version (+1 per update).
 // - Emails are stored trimmed and lower-cased (`normalizeEmail`); lookups normalize too.
 
-import { searchTextOf, TABLES } from './tables.ts'
+import type { FieldsOf, Owned, OwnedRepo, OwnedRepos, OwnedTable } from './owned.ts'
+import { TABLES } from './tables.ts'
 
 export type StoreKind = 'postgresql' | 'sqlite'
 export type Role = 'admin' | 'user'
@@ -38,17 +39,6 @@ export interface Session {
   createdAt: string
   updatedAt: string
   version: number
-}
-
-export interface Note {
-  id: string
-  ownerId: string
-  title: string
-  body: string
-  createdAt: string
-  updatedAt: string
-  version: number
-  deletedAt: string | null
 }
 
 export interface AuditEvent {
@@ -96,18 +86,6 @@ export interface NewSession {
   expiresAt: string
 }
 
-export interface NewNote {
-  id: string
-  ownerId: string
-  title: string
-  body: string
-}
-
-export interface NotePatch {
-  title?: string
-  body?: string
-}
-
 export interface NewAuditEvent {
   id: string
   action: string
@@ -122,11 +100,6 @@ export interface PageQuery {
   limit: number
   /** opaque: the `nextCursor` of the previous page */
   cursor?: string | null
-}
-
-export interface NoteQuery extends PageQuery {
-  /** case-insensitive substring of title or body; `%`, `_` and quotes are literal */
-  q?: string | null
 }
 
 export interface Page<T> {
@@ -256,82 +229,6 @@ export const SESSION_REPO_KINDS = {
   endSessions: 'write',
 } as const satisfies RepoKinds<SessionRepo>
 
-/** Per-user limits a write must stay within (NOTES_MAX_PER_USER, NOTES_MAX_BYTES_PER_USER). */
-export interface NoteLimits {
-  maxNotes: number
-  /** bytes of title + body (UTF-8) of the owner's live notes together */
-  maxBytes: number
-  /** a create that checked the limits reports the owner's usage before it, as it found it */
-  onUsage?: (usage: { notes: number; bytes: number }) => void
-}
-
-/**
- * Bytes of note text (title + body, UTF-8) one list page carries at most: the page ends early, and
- * next_cursor goes on from there. A single note larger than this still comes alone on its page.
- */
-export const NOTE_PAGE_MAX_BYTES = 2 * 1024 * 1024
-
-/**
- * Bytes of note text one search (`q`) reads per page at most: the page then ends after the notes read
- * so far, possibly with fewer matches than `limit` (even none), and next_cursor goes on from there.
- */
-export const NOTE_SEARCH_SCAN_BYTES = 8 * 1024 * 1024
-
-export const noteBytes = (title: string, body: string): number => Buffer.byteLength(title) + Buffer.byteLength(body)
-
-/** The errors a write over NoteLimits throws. */
-export function noteLimitError(over: 'count' | 'bytes', limits: NoteLimits): StoreError {
-  return over === 'count'
-    ? new StoreError('too_many', `this account already keeps ${limits.maxNotes} notes, the most allowed (NOTES_MAX_PER_USER); delete some first`)
-    : new StoreError('too_large', `this would bring this account's notes over ${limits.maxBytes} bytes of text, the most allowed (NOTES_MAX_BYTES_PER_USER); delete or shorten some first`)
-}
-
-/**
- * A page from rows fetched as limit+1 candidates, of which `rows` are those within the byte budget
- * (the first always), `candidates` how many there were; `scan`: where a bounded search stopped reading.
- */
-export function budgetedPage<T extends { id: string }>(
-  rows: T[],
-  limit: number,
-  candidates: number,
-  scan?: { end: string | null; cut: boolean },
-): Page<T> {
-  if (rows.length > limit) {
-    const items = rows.slice(0, limit)
-    return { items, nextCursor: items[items.length - 1]!.id }
-  }
-  if (rows.length < candidates) return { items: rows, nextCursor: rows[rows.length - 1]!.id }
-  if (scan?.cut && scan.end) return { items: rows, nextCursor: scan.end }
-  return { items: rows, nextCursor: null }
-}
-
-export interface NoteRepo {
-  /** with `limits`: throws StoreError('too_many' | 'too_large') when the note would exceed them */
-  create(input: NewNote, limits?: NoteLimits): Promise<Note>
-  /** the owner's live note, else null (another owner's note is null too) */
-  get(ownerId: string, id: string): Promise<Note | null>
-  /** how many live notes the owner keeps, and their bytes of text (title + body, UTF-8) */
-  usage(ownerId: string): Promise<{ notes: number; bytes: number }>
-  /**
-   * newest first (by id); a page ends early at NOTE_PAGE_MAX_BYTES of text, and a search after
-   * reading NOTE_SEARCH_SCAN_BYTES: next_cursor then goes on from where it stopped
-   */
-  list(ownerId: string, query: NoteQuery): Promise<Page<Note>>
-  /** throws StoreError('not_found'); with `limits`, StoreError('too_large') when the text would exceed them */
-  update(ownerId: string, id: string, patch: NotePatch, limits?: NoteLimits): Promise<Note>
-  /** throws StoreError('not_found') */
-  softDelete(ownerId: string, id: string): Promise<void>
-}
-
-export const NOTE_REPO_KINDS = {
-  create: 'write',
-  get: 'read',
-  usage: 'read',
-  list: 'read',
-  update: 'write',
-  softDelete: 'delete',
-} as const satisfies RepoKinds<NoteRepo>
-
 export interface AuditRepo {
   /** idempotent on id */
   append(input: NewAuditEvent): Promise<AuditEvent>
@@ -379,13 +276,15 @@ export const CALLER_UNAUTHORIZED =
 export const callerUnauthorized = (): StoreError => new StoreError('unauthorized', CALLER_UNAUTHORIZED)
 export const callerForbidden = (role: Role): StoreError => new StoreError('forbidden', `this route requires the ${role} role`)
 
-export interface Store {
+/** The built-in owned resources (src/db/owned.ts) are properties too, one per owned table of TABLES. */
+export interface Store extends OwnedRepos {
   readonly kind: StoreKind
   readonly users: UserRepo
   readonly sessions: SessionRepo
-  readonly notes: NoteRepo
   readonly audit: AuditRepo
   readonly settings: SettingsRepo
+  /** the repository of an owned table this store was opened with (the built-in ones, or a fork's) */
+  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>>
   /** cheap round trip; throws StoreError('unavailable') when the database does not answer */
   ping(): Promise<void>
   migrate(): Promise<MigrationReport>
@@ -400,14 +299,19 @@ export interface Store {
   close(): Promise<void>
 }
 
-/** The repositories of a Store: its properties that are neither methods nor its kind. */
-export type RepoName = { [K in keyof Store]: Store[K] extends (...args: never[]) => unknown ? never : Store[K] extends object ? K : never }[keyof Store]
+/**
+ * The hand-written repositories of a Store: its properties that are neither methods nor its kind, nor
+ * an owned resource's (those all share OwnedRepo's kinds: OWNED_REPO_KINDS in owned.ts).
+ */
+export type RepoName = Exclude<
+  { [K in keyof Store]: Store[K] extends (...args: never[]) => unknown ? never : Store[K] extends object ? K : never }[keyof Store],
+  keyof OwnedRepos
+>
 
 /** Every repository's method kinds: a repository added to Store without its kinds does not compile. */
 export const REPO_KINDS = {
   users: USER_REPO_KINDS,
   sessions: SESSION_REPO_KINDS,
-  notes: NOTE_REPO_KINDS,
   audit: AUDIT_REPO_KINDS,
   settings: SETTINGS_REPO_KINDS,
 } as const satisfies { readonly [N in RepoName]-?: RepoKinds<Store[N]> }
@@ -422,9 +326,13 @@ export const SYNC_TABLES: readonly SyncTable[] = TABLES.map((t) => t.name)
 export type RowChange =
   | { table: 'users'; row: User }
   | { table: 'sessions'; row: Session }
-  | { table: 'notes'; row: Note }
+  | OwnedChange
   | { table: 'audit'; row: AuditEvent }
   | { table: 'settings'; row: Setting }
+
+type BuiltInOwnedTable = Extract<(typeof TABLES)[number], OwnedTable>
+/** a row of a built-in owned table (src/db/owned.ts) */
+type OwnedChange = { [T in BuiltInOwnedTable as T['name']]: { table: T['name']; row: Owned<FieldsOf<T>> } }[BuiltInOwnedTable['name']]
 
 export type ChangeSink = (change: RowChange) => void
 
@@ -485,9 +393,6 @@ export const isStoreError = (e: unknown, kind?: StoreErrorKind): e is StoreError
 export const newId = (): string => Bun.randomUUIDv7()
 export const nowIso = (): string => new Date().toISOString()
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
-
-/** Text both dialects search with `instr`/`strpos`: notes.search_text as its definition makes it (tables.ts). */
-export const noteSearchText = (title: string, body: string): string => searchTextOf([title, body])
 
 // ---- the outbox: writes made on SQLite while PostgreSQL was away, replayed in order ----
 

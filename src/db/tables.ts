@@ -68,15 +68,26 @@ export interface TableDefinition<Name extends string = string, Columns extends R
   /** columns whose values conflict listings mask: hashes, secrets */
   secret?: readonly string[]
   indexes?: readonly Index[]
+  /**
+   * The column holding the user a row belongs to, for an owner-scoped resource (src/db/owned.ts):
+   * its rows are read and written only by their owner, through one generic repository per dialect.
+   */
+  owner?: string
+  /** an owned resource's text columns that `q` searches: its search_text is derived from them */
+  searchable?: readonly string[]
+  /** what one row of an owned resource is called in messages ("note not found") */
+  rowName?: string
 }
 
-export function defineTable<const Name extends string, const Columns extends Readonly<Record<string, Column>>>(
-  definition: TableDefinition<Name, Columns>,
-): TableDefinition<Name, Columns> {
-  const { name, key, columns, derived = {}, merge, secret = [], indexes = [] } = definition
+// `const D`: the definition's literal types (name, columns and their kinds, owner) stay in its type,
+// of which the rows' and the owned records' types are made (codec.ts, owned.ts).
+export function defineTable<const D extends TableDefinition>(definition: D): D {
+  const { name, key, columns, merge, secret = [], indexes = [], searchable } = definition
   const wrong = (what: string) => new Error(`table ${name}: ${what}`)
   if (!(key in columns)) throw wrong(`its key ${key} is not one of its columns`)
-  for (const [column, d] of Object.entries(derived)) {
+  // the searchable columns make search_text, as searchText() does for any derived search column
+  if (searchable?.length) Object.assign(definition, { derived: { ...definition.derived, [SEARCH_COLUMN]: searchText(...searchable) } })
+  for (const [column, d] of Object.entries(definition.derived ?? {})) {
     if (!(column in columns)) throw wrong(`its derived column ${column} is not one of its columns`)
     for (const c of d.from) if (!(c in columns)) throw wrong(`${column} is made of ${c}, which is not one of its columns`)
   }
@@ -90,6 +101,7 @@ export function defineTable<const Name extends string, const Columns extends Rea
   for (const c of secret) if (!(c in columns)) throw wrong(`its secret column ${c} is not one of its columns`)
   for (const index of indexes)
     for (const c of index.columns) if (!(c in columns)) throw wrong(`index ${index.name} is on ${c}, which is not one of its columns`)
+  if (definition.owner !== undefined) checkOwned(definition)
   return definition
 }
 
@@ -101,6 +113,32 @@ export const searchTextOf = (parts: readonly unknown[]): string => parts.join('\
 
 /** A column holding searchTextOf(the `from` columns). */
 export const searchText = (...from: string[]): DerivedColumn => ({ from, make: searchTextOf })
+
+/** Columns every owned resource has beside its owner and its own fields (src/db/owned.ts relies on them). */
+export const OWNED_SYSTEM_COLUMNS = ['id', 'created_at', 'updated_at', 'version', 'deleted_at'] as const
+export const SEARCH_COLUMN = 'search_text'
+
+function checkOwned(t: TableDefinition): void {
+  const missing = [...OWNED_SYSTEM_COLUMNS, t.owner!, ...(t.searchable?.length ? [SEARCH_COLUMN] : [])].filter((c) => !(c in t.columns))
+  if (missing.length > 0) throw new Error(`table ${t.name}: an owned resource needs the columns ${missing.join(', ')}`)
+  if (!t.rowName) throw new Error(`table ${t.name}: an owned resource needs rowName, what one row is called in messages`)
+  if (t.key !== 'id') throw new Error(`table ${t.name}: an owned resource's key is id`)
+  // its deletes are soft: deleted_at is what replication must let win
+  if (t.merge.kind !== 'last-writer-wins' || t.merge.tombstone !== 'deleted_at') throw new Error(`table ${t.name}: an owned resource merges as lastWriterWins('deleted_at')`)
+  if (fieldOf(t.owner!, t.columns[t.owner!]!) !== 'ownerId') throw new Error(`table ${t.name}: its owner column's record field must be ownerId (field: 'ownerId')`)
+  // The generic repositories store a field as given and measure it in bytes; its column's name is
+  // its name in records and in JSON alike.
+  const wrong = ownedFieldColumns(t).filter((c) => t.columns[c]!.kind !== 'text' || t.columns[c]!.nullable || fieldOf(c, t.columns[c]!) !== c)
+  if (wrong.length > 0) throw new Error(`table ${t.name}: an owned resource's fields are non-null text named without _ or field; ${wrong.join(', ')} are not`)
+  const unknown = (t.searchable ?? []).filter((c) => !ownedFieldColumns(t).includes(c))
+  if (unknown.length > 0) throw new Error(`table ${t.name}: searchable ${unknown.join(', ')} are not fields of it`)
+}
+
+/** An owned resource's own fields: its columns but the owner, the system columns and search_text, in order. */
+export function ownedFieldColumns(t: TableDefinition): string[] {
+  const system = new Set<string>([...OWNED_SYSTEM_COLUMNS, t.owner ?? '', SEARCH_COLUMN])
+  return Object.keys(t.columns).filter((c) => !system.has(c))
+}
 
 // `as const`: each column's kind stays a literal type, of which the rows' types are made (codec.ts)
 const id = { kind: 'id' } as const
@@ -157,6 +195,9 @@ export const sessions = defineTable({
 export const notes = defineTable({
   name: 'notes',
   key: 'id',
+  owner: 'owner_id',
+  searchable: ['title', 'body'],
+  rowName: 'note',
   columns: {
     id,
     owner_id: { kind: 'id', references: 'users' },
@@ -168,7 +209,6 @@ export const notes = defineTable({
     version,
     deleted_at: nullable(timestamp),
   },
-  derived: { search_text: searchText('title', 'body') },
   merge: lastWriterWins('deleted_at'),
   indexes: [{ name: 'notes_owner_id', columns: ['owner_id', 'id'] }],
 })

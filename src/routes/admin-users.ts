@@ -8,9 +8,8 @@ import { callerRole, callerStore, requireAuth, requireCaller, requireRole } from
 import type { PasswordService } from '../auth/password.ts'
 import { isStoreError, newId, type AccountWrite, type AuditEvent, type UserPatch } from '../db/store.ts'
 import { AppError } from '../errors.ts'
-import { jsonBody, params, query, uuidField } from '../validation.ts'
+import { jsonBody, pageCursor, pageLimit, params, query, uuidField } from '../validation.ts'
 import { emailField, nameField, newPasswordField, roleField, userJson } from './auth.ts'
-import { pageCursor, pageLimit } from './notes.ts'
 
 const createBody = z.strictObject({ email: emailField, password: newPasswordField, name: nameField.optional(), role: roleField.optional() })
 const patchBody = z

@@ -1,20 +1,50 @@
 // Record factories and small assertions for test/store.contract.ts. Every factory makes fresh
 // UUIDv7 ids and unique emails/token hashes, so tests never collide with each other's rows.
-import { expect } from 'bun:test'
+import { afterEach, beforeEach, expect } from 'bun:test'
 import {
   isStoreError,
   newId,
   nowIso,
   type NewAuditEvent,
-  type NewNote,
   type NewSession,
   type NewUser,
-  type Note,
   type Page,
   type Session,
   type User,
+  type Store,
   type StoreErrorKind,
 } from '../../src/db/store.ts'
+import type { FieldsOf, NewOwned, Owned } from '../../src/db/owned.ts'
+import type { notes } from '../../src/db/tables.ts'
+
+export type Note = Owned<FieldsOf<typeof notes>>
+export type NewNote = NewOwned<FieldsOf<typeof notes>>
+
+/** Where a contract suite's stores come from (the calling file decides where the database lives). */
+export interface StoreTarget {
+  name: string
+  /** a fresh, migrated, empty store for each test */
+  open(): Promise<Store>
+  /** called after each test with the store open() returned */
+  close(store: Store): Promise<void>
+}
+
+/** Gives each test of the enclosing describe a store from `target.open()`, closed after it: returns the getter. */
+export function storePerTest(target: StoreTarget): () => Store {
+  let store: Store | undefined
+  beforeEach(async () => {
+    store = await target.open()
+  })
+  afterEach(async () => {
+    const opened = store
+    store = undefined
+    if (opened) await target.close(opened)
+  })
+  return () => {
+    if (!store) throw new Error(`${target.name}: open() did not return a store`)
+    return store
+  }
+}
 
 /** ISO-8601 UTC with exactly millisecond precision, as nowIso() makes them */
 export const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/

@@ -31,7 +31,6 @@ export function routedRepo<R extends { [M in keyof R]: Method }>(kindsOfR: RepoK
 export const ROUTED_REPOS: { readonly [N in RepoName]: (route: StoreRoute) => Store[N] } = {
   users: (route) => routedRepo(REPO_KINDS.users, (kind, call) => route(kind, (s) => call(s.users))),
   sessions: (route) => routedRepo(REPO_KINDS.sessions, (kind, call) => route(kind, (s) => call(s.sessions))),
-  notes: (route) => routedRepo(REPO_KINDS.notes, (kind, call) => route(kind, (s) => call(s.notes))),
   audit: (route) => routedRepo(REPO_KINDS.audit, (kind, call) => route(kind, (s) => call(s.audit))),
   settings: (route) => routedRepo(REPO_KINDS.settings, (kind, call) => route(kind, (s) => call(s.settings))),
 }

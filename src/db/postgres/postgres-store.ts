@@ -6,18 +6,22 @@ import type { PoolMode, SslMode } from '../../config-types.ts'
 import { changeFromPostgres, CODECS } from '../codec.ts'
 import type { MigrationFile } from '../migration-files.ts'
 import type { SyncConflict } from '../runtime.ts'
+import { compileOwnedTables, defineOwnedRepos, type FieldsOf, type OwnedRepo, type OwnedRepos, type OwnedTable } from '../owned.ts'
 import type {
-  Caller, ApplyOutcome, AuditRepo, ChangeSink, ReplayOutcome, MigrationReport, NoteRepo, OutboxEntry,
+  Caller, ApplyOutcome, AuditRepo, ChangeSink, ReplayOutcome, MigrationReport, OutboxEntry,
   ReplicableStore, RowChange, SessionRepo, SettingsRepo, Store, SyncTable, UserRepo,
 } from '../store.ts'
+import { TABLES, type TableDefinition } from '../tables.ts'
 import { upsertChange } from './apply-change.ts'
 import { pingFailure, toStoreError } from './errors.ts'
 import { PgExecutor } from './executor.ts'
 import { replayEntriesIn, conflictReason } from './replay-entries.ts'
-import { migratePostgres, pendingPostgresMigrations } from './migrate.ts'
+import { migratePostgres, pendingPostgresMigrations, POSTGRES_MIGRATIONS_DIR } from './migrate.ts'
+import { compileOwned } from './owned-repo.ts'
 import { PgPool } from './pool.ts'
 import { toConflict, type ConflictRow } from './rows.ts'
-import { createRepos, PgStoreView } from './store-view.ts'
+import { readMigrations } from '../migration-files.ts'
+import { PgStoreView, type OwnedOf } from './store-view.ts'
 
 export interface PostgresStoreOptions {
   url: string
@@ -32,26 +36,40 @@ export interface PostgresStoreOptions {
   idleTimeoutS?: number
   /** our client deadline per call; default statementTimeoutMs + 1000 */
   deadlineMs?: number
+  /** the replicated tables, parents first; default TABLES (a fork's test adds its own) */
+  tables?: readonly TableDefinition[]
+  /** the folder of the migration files; default the app's own */
+  migrationsDir?: string
 }
 
 /** Seconds close() gives open queries before it cuts the connections. */
 const CLOSE_TIMEOUT_S = 2
 
+// Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
+export interface PostgresStore extends OwnedRepos {}
+
 export class PostgresStore implements ReplicableStore {
   readonly kind = 'postgresql' as const
   readonly users: UserRepo
   readonly sessions: SessionRepo
-  readonly notes: NoteRepo
   readonly audit: AuditRepo
   readonly settings: SettingsRepo
   private readonly pool: PgPool
   private readonly ex: PgExecutor
+  private readonly ownedOf: OwnedOf
+  /** the store's own repositories: a view without sink or caller */
+  private readonly root: PgStoreView
 
   constructor(private readonly opts: PostgresStoreOptions) {
     this.pool = new PgPool(opts)
     this.ex = new PgExecutor(this.pool, opts.deadlineMs ?? opts.statementTimeoutMs + 1000)
-    ;({ users: this.users, sessions: this.sessions, notes: this.notes, audit: this.audit, settings: this.settings } =
-      createRepos(this.ex))
+    this.ownedOf = compileOwnedTables(opts.tables ?? TABLES, compileOwned)
+    this.root = new PgStoreView(this.ex, this, this.ownedOf)
+    ;({ users: this.users, sessions: this.sessions, audit: this.audit, settings: this.settings } = this.root)
+  }
+
+  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
+    return this.root.resource(table)
   }
 
   /** What was learnt about a pooler in front of the server, in words; the style the pool uses. */
@@ -78,24 +96,24 @@ export class PostgresStore implements ReplicableStore {
   }
 
   migrate(): Promise<MigrationReport> {
-    return migratePostgres(this.ex)
+    return migratePostgres(this.ex, readMigrations(this.opts.migrationsDir ?? POSTGRES_MIGRATIONS_DIR))
   }
 
   pendingMigrations(): Promise<MigrationFile[]> {
-    return pendingPostgresMigrations(this.ex)
+    return pendingPostgresMigrations(this.ex, readMigrations(this.opts.migrationsDir ?? POSTGRES_MIGRATIONS_DIR))
   }
 
   /** this store has no sink: withChangeSink(sink).transaction(fn) reports the writes of fn */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    return this.ex.transaction((txEx) => fn(new PgStoreView(txEx, this)))
+    return this.ex.transaction((txEx) => fn(new PgStoreView(txEx, this, this.ownedOf)))
   }
 
   withChangeSink(sink: ChangeSink): Store {
-    return new PgStoreView(this.ex.withSink(sink), this)
+    return new PgStoreView(this.ex.withSink(sink), this, this.ownedOf)
   }
 
   as(caller: Caller): Store {
-    return new PgStoreView(this.ex.as(caller), this)
+    return new PgStoreView(this.ex.as(caller), this, this.ownedOf)
   }
 
   async applyChange(change: RowChange): Promise<ApplyOutcome> {
@@ -114,7 +132,7 @@ export class PostgresStore implements ReplicableStore {
   }
 
   async exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {
-    // derived columns (notes.search_text) are not read: the row they are made from remakes them
+    // derived columns (an owned table's search_text) are not read: the row they are made from remakes them
     const { key, readColumns } = CODECS[table]
     const rows = await this.ex.run((sql) => sql<postgres.Row[]>`
       select ${sql(readColumns)} from ${sql(table)}
@@ -133,3 +151,5 @@ export class PostgresStore implements ReplicableStore {
     await this.pool.end(CLOSE_TIMEOUT_S)
   }
 }
+
+defineOwnedRepos(PostgresStore.prototype)

@@ -2,17 +2,15 @@
 // with; and the rows of sync_conflicts, which no definition describes.
 import { CODECS, type PostgresRow } from '../codec.ts'
 import type { SyncConflict } from '../runtime.ts'
-import type { audit, notes, sessions, settings, users } from '../tables.ts'
+import type { audit, sessions, settings, users } from '../tables.ts'
 
 export type UserRow = PostgresRow<typeof users>
 export type SessionRow = PostgresRow<typeof sessions>
-export type NoteRow = PostgresRow<typeof notes>
 export type AuditRow = PostgresRow<typeof audit>
 export type SettingRow = PostgresRow<typeof settings>
 
 export const toUser = CODECS.users.fromPostgres
 export const toSession = CODECS.sessions.fromPostgres
-export const toNote = CODECS.notes.fromPostgres
 export const toAuditEvent = CODECS.audit.fromPostgres
 export const toSetting = CODECS.settings.fromPostgres
 

@@ -9,7 +9,6 @@ const UNIQUE_MESSAGES: Record<string, string> = {
   'users.id': 'a user with this id already exists',
   'sessions.token_hash': 'session token already in use',
   'sessions.id': 'a session with this id already exists',
-  'notes.id': 'a note with this id already exists',
   'audit.id': 'an audit event with this id already exists',
   'settings.key': 'a setting with this key already exists',
 }
@@ -20,6 +19,8 @@ const UNAVAILABLE = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CAN
 export interface ErrorHints {
   /** what a failed foreign key means for this call, e.g. 'user does not exist' */
   foreignKey?: string
+  /** what a unique violation means for this call (an owned resource's id taken), before UNIQUE_MESSAGES */
+  unique?: string
 }
 
 export const isUniqueViolation = (e: unknown): boolean =>
@@ -42,7 +43,7 @@ export function toStoreError(e: unknown, hints: ErrorHints = {}): unknown {
   const code = e.code ?? `SQLITE_${e.errno}`
   if (isUniqueViolation(e)) {
     const target = /constraint failed: ([\w.]+)/.exec(e.message)?.[1] ?? ''
-    return new StoreError('conflict', UNIQUE_MESSAGES[target] ?? 'a row with the same unique key already exists', { cause: e })
+    return new StoreError('conflict', hints.unique ?? UNIQUE_MESSAGES[target] ?? 'a row with the same unique key already exists', { cause: e })
   }
   if (UNAVAILABLE.some((prefix) => code === prefix || code.startsWith(`${prefix}_`)))
     return new StoreError('unavailable', `SQLite database unavailable (${code})`, { cause: e })

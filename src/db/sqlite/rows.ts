@@ -1,11 +1,10 @@
 // The SQLite side of each table's codec (codec.ts), under the names the repositories read best with.
 import { CODECS, type SqliteRow } from '../codec.ts'
 import type { SyncTable } from '../store.ts'
-import type { audit, notes, sessions, settings, users } from '../tables.ts'
+import type { audit, sessions, settings, users } from '../tables.ts'
 
 export type UserRow = SqliteRow<typeof users>
 export type SessionRow = SqliteRow<typeof sessions>
-export type NoteRow = SqliteRow<typeof notes>
 export type AuditRow = SqliteRow<typeof audit>
 export type SettingRow = SqliteRow<typeof settings>
 
@@ -13,8 +12,6 @@ export const toUser = CODECS.users.fromSqlite
 export const userParams = CODECS.users.toSqlite
 export const toSession = CODECS.sessions.fromSqlite
 export const sessionParams = CODECS.sessions.toSqlite
-export const toNote = CODECS.notes.fromSqlite
-export const noteParams = CODECS.notes.toSqlite
 export const toAudit = CODECS.audit.fromSqlite
 export const auditParams = CODECS.audit.toSqlite
 export const toSetting = CODECS.settings.fromSqlite

@@ -10,6 +10,7 @@ import { Database } from 'bun:sqlite'
 import { chmodSync, existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { MigrationFile } from '../migration-files.ts'
+import { compileOwnedTables, defineOwnedRepos, type FieldsOf, type OwnedRepo, type OwnedRepos, type OwnedTable } from '../owned.ts'
 import type { SyncConflict } from '../runtime.ts'
 import {
   StoreError,
@@ -18,7 +19,6 @@ import {
   type AuditRepo,
   type ChangeSink,
   type MigrationReport,
-  type NoteRepo,
   type OutboxEntry,
   type ReplicableStore,
   type RowChange,
@@ -31,37 +31,52 @@ import {
 import { AsyncLock } from './async-lock.ts'
 import { sqliteAuditRepo } from './audit-repo.ts'
 import { callerScope, rootScope, SqliteConnection, type Scope } from './connection.ts'
-import { migrateSqlite, pendingSqliteMigrations } from './migrate.ts'
-import { sqliteNoteRepo } from './note-repo.ts'
+import { migrateSqlite, pendingSqliteMigrations, SQLITE_MIGRATIONS_DIR } from './migrate.ts'
 import { SqliteOutbox } from './outbox.ts'
+import { compileOwned, sqliteOwnedRepo, type CompiledOwned } from './owned-repo.ts'
 import { applyChangeNow, beginSnapshotNow, dropSnapshotNow, exportRowsNow, stageSnapshotNow, swapInSnapshotNow } from './replication.ts'
 import { sqliteSessionRepo } from './session-repo.ts'
 import { sqliteSettingsRepo } from './settings-repo.ts'
 import { sqliteUserRepo } from './user-repo.ts'
+import { TABLES, type TableDefinition } from '../tables.ts'
 
 export interface SqliteStoreOptions {
   /** file path or ':memory:' */
   path: string
   busyTimeoutS: number
+  /** the replicated tables, parents first; default TABLES (a fork's test adds its own) */
+  tables?: readonly TableDefinition[]
+  /** the folder of the migration files; default the app's own */
+  migrationsDir?: string
+}
+
+/** what every view of one store shares: its connection, its owned tables compiled, its migrations */
+interface Opened {
+  conn: SqliteConnection
+  ownedOf: (table: OwnedTable) => CompiledOwned
+  migrationsDir: string
 }
 
 const isMemory = (path: string) => path === ':memory:' || path === ''
 
 /** the Store a scope sees: the store itself, a change-sink view of it, or a transaction's `tx` */
-function storeView(conn: SqliteConnection, scope: Scope, close: () => Promise<void>): Store {
-  return {
-    kind: 'sqlite',
+function storeView(opened: Opened, scope: Scope, close: () => Promise<void>): Store {
+  const { conn, ownedOf } = opened
+  const view = {
+    kind: 'sqlite' as const,
     users: sqliteUserRepo(conn, scope),
     sessions: sqliteSessionRepo(conn, scope),
-    notes: sqliteNoteRepo(conn, scope),
     audit: sqliteAuditRepo(conn, scope),
     settings: sqliteSettingsRepo(conn, scope),
+    resource: <T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> => sqliteOwnedRepo(conn, scope, ownedOf(table)),
     ping: () => conn.read(scope, () => void conn.stmt('SELECT 1').get()),
-    migrate: () => conn.read(scope, () => migrateSqlite(conn.db)),
-    transaction: (fn) => conn.transaction(scope, (child) => fn(storeView(conn, child, notInTransaction))),
-    as: (caller) => storeView(conn, callerScope(scope, caller), close),
+    migrate: () => conn.read(scope, () => migrateSqlite(conn.db, opened.migrationsDir)),
+    transaction: <T>(fn: (tx: Store) => Promise<T>) => conn.transaction(scope, (child) => fn(storeView(opened, child, notInTransaction))),
+    as: (caller: Caller) => storeView(opened, callerScope(scope, caller), close),
     close,
   }
+  defineOwnedRepos(view)
+  return view as typeof view & OwnedRepos
 }
 
 const notInTransaction = () => Promise.reject(new StoreError('invalid', 'close the store, not a transaction of it'))
@@ -95,18 +110,22 @@ function open(path: string, busyTimeoutS: number): Database {
   }
 }
 
+// Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
+export interface SqliteStore extends OwnedRepos {}
+
 export class SqliteStore implements ReplicableStore {
   readonly kind = 'sqlite'
   readonly path: string
   readonly users: UserRepo
   readonly sessions: SessionRepo
-  readonly notes: NoteRepo
   readonly audit: AuditRepo
   readonly settings: SettingsRepo
   readonly ping: () => Promise<void>
   readonly migrate: () => Promise<MigrationReport>
   readonly transaction: <T>(fn: (tx: Store) => Promise<T>) => Promise<T>
+  readonly resource: Store['resource']
 
+  private readonly opened: Opened
   private readonly conn: SqliteConnection
   private readonly lock = new AsyncLock()
   private readonly scope: Scope
@@ -118,11 +137,16 @@ export class SqliteStore implements ReplicableStore {
   constructor(opts: SqliteStoreOptions) {
     this.path = opts.path
     this.conn = new SqliteConnection(open(opts.path, opts.busyTimeoutS))
+    this.opened = {
+      conn: this.conn,
+      ownedOf: compileOwnedTables(opts.tables ?? TABLES, compileOwned),
+      migrationsDir: opts.migrationsDir ?? SQLITE_MIGRATIONS_DIR,
+    }
     this.scope = rootScope(this.lock, null)
-    const view = storeView(this.conn, this.scope, () => this.close())
+    const view = storeView(this.opened, this.scope, () => this.close())
     this.users = view.users
     this.sessions = view.sessions
-    this.notes = view.notes
+    this.resource = view.resource
     this.audit = view.audit
     this.settings = view.settings
     this.ping = view.ping
@@ -134,11 +158,11 @@ export class SqliteStore implements ReplicableStore {
   }
 
   withChangeSink(sink: ChangeSink): Store {
-    return storeView(this.conn, rootScope(this.lock, sink), () => this.close())
+    return storeView(this.opened, rootScope(this.lock, sink), () => this.close())
   }
 
   as(caller: Caller): Store {
-    return storeView(this.conn, callerScope(this.scope, caller), () => this.close())
+    return storeView(this.opened, callerScope(this.scope, caller), () => this.close())
   }
 
   applyChange(change: RowChange): Promise<ApplyOutcome> {
@@ -258,7 +282,7 @@ export class SqliteStore implements ReplicableStore {
 
   pendingMigrations(): MigrationFile[] {
     this.conn.assertOpen()
-    return pendingSqliteMigrations(this.conn.db)
+    return pendingSqliteMigrations(this.conn.db, this.opened.migrationsDir)
   }
 
   checkpoint(): void {
@@ -294,3 +318,5 @@ export class SqliteStore implements ReplicableStore {
     await this.lock.run(() => this.conn.close())
   }
 }
+
+defineOwnedRepos(SqliteStore.prototype)

@@ -1,0 +1,177 @@
+// README "Add your own resource", proven: a fork's owner-scoped table (bookmarks) is declared here
+// with what the README asks for — a definition, the migration pair `bun run db new` makes from it,
+// one route line — and nothing else: the generic repositories serve it on both databases (the
+// owned-resource contract) and its routes answer like the notes'.
+import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import postgres from 'postgres'
+import { z } from 'zod'
+import type { AppDeps } from '../src/app-env.ts'
+import { createApp } from '../src/app.ts'
+import { resolveJwtSecret } from '../src/auth/jwt-secret.ts'
+import { APP_MIGRATION_DIRS, newMigration, type MigrationDirs } from '../src/cli/migrations.ts'
+import { loadConfig } from '../src/config.ts'
+import { FailoverStore } from '../src/db/failover-store.ts'
+import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
+import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
+import { newId } from '../src/db/store.ts'
+import { defineTable, lastWriterWins, TABLES } from '../src/db/tables.ts'
+import { createLogger } from '../src/logger.ts'
+import { ownedRoutes } from '../src/routes/owned-routes.ts'
+import { seedAccounts } from '../src/seed.ts'
+import { storableText } from '../src/validation.ts'
+import { quietFailoverOptions } from './helpers/failover-store.ts'
+import { createTestDatabase, pgAvailable, requirePostgres } from './helpers/pg.ts'
+import { ADMIN, call, createUser, login, TEST_ENV_DEFAULTS, withAdmin } from './helpers/test-app.ts'
+import { ownedResourceContract } from './owned-resource.contract.ts'
+
+// Real databases and servers on a machine that may be busy: a test fails for what it finds, never
+// for being slow (Bun's default is 5 s). Timing targets live in bench/.
+setDefaultTimeout(60_000)
+
+// ---- what a fork writes ----
+
+// 1. The definition (in a fork: src/db/tables.ts, listed in TABLES after users).
+const bookmarks = defineTable({
+  name: 'bookmarks',
+  key: 'id',
+  owner: 'owner_id',
+  searchable: ['title', 'url'],
+  rowName: 'bookmark',
+  columns: {
+    id: { kind: 'id' },
+    owner_id: { kind: 'id', references: 'users' },
+    title: { kind: 'text' },
+    url: { kind: 'text' },
+    search_text: { kind: 'text' },
+    created_at: { kind: 'timestamp' },
+    updated_at: { kind: 'timestamp' },
+    version: { kind: 'integer' },
+    deleted_at: { kind: 'timestamp', nullable: true },
+  },
+  merge: lastWriterWins('deleted_at'),
+  indexes: [{ name: 'bookmarks_owner_id', columns: ['owner_id', 'id'] }],
+})
+
+// 2. The migration pair: `bun run db new bookmarks` writes both dialects' CREATE TABLE from the
+//    definition (forkMigrations below, into a copy of the app's migration folders).
+
+// 3. One route line (in a fork: src/app.ts), given the fields' validation.
+const bookmarkRoutes = () =>
+  ownedRoutes({
+    table: bookmarks,
+    fields: { title: storableText(z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters')), url: storableText(z.url('must be a URL')) },
+  })
+
+// ---- the wiring a fork does not write: what the app's own start does, with the fork's tables ----
+
+const dir = mkdtempSync(join(tmpdir(), 'own-resource-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const tables = [...TABLES, bookmarks]
+
+/** the app's migration folders copied, plus the pair `bun run db new bookmarks` writes into them */
+function forkMigrations(): MigrationDirs {
+  const dirs = { postgres: join(dir, 'migrations', 'postgres'), sqlite: join(dir, 'migrations', 'sqlite') }
+  cpSync(APP_MIGRATION_DIRS.postgres, dirs.postgres, { recursive: true })
+  cpSync(APP_MIGRATION_DIRS.sqlite, dirs.sqlite, { recursive: true })
+  newMigration(['bookmarks'], dirs, tables)
+  return dirs
+}
+const migrations = forkMigrations()
+
+const sqliteStore = (path = join(dir, `${newId()}.db`)) => new SqliteStore({ path, busyTimeoutS: 5, tables, migrationsDir: migrations.sqlite })
+const postgresStore = (url: string, extra: Partial<ConstructorParameters<typeof PostgresStore>[0]> = {}) =>
+  new PostgresStore({ url, poolSize: 4, connectTimeoutS: 5, statementTimeoutMs: 15_000, sslmode: 'disable', tables, migrationsDir: migrations.postgres, ...extra })
+
+test('the migration pair `bun run db new bookmarks` wrote is applied on top of the app\'s own', async () => {
+  const store = sqliteStore()
+  try {
+    const report = await store.migrate()
+    expect(report.applied.at(-1)).toMatch(/^\d{4}_bookmarks$/)
+  } finally {
+    await store.close()
+  }
+})
+
+// ---- (a) the Store behaviours of an owned resource, on both dialects ----
+
+const resource = { table: bookmarks, fields: ['title', 'url'] } as const
+
+ownedResourceContract(
+  {
+    name: 'bookmarks on SqliteStore',
+    open: async () => {
+      const store = sqliteStore()
+      await store.migrate()
+      return store
+    },
+    close: (store) => store.close(),
+  },
+  resource,
+)
+
+const ok = requirePostgres(await pgAvailable(), 'own resource on PostgreSQL')
+if (ok) {
+  const db = await createTestDatabase('own_resource')
+  const admin = postgres(db.url, { max: 1, onnotice: () => {} })
+  afterAll(async () => {
+    await admin.end({ timeout: 1 })
+    await db.drop()
+  })
+  const truncated = [...tables.map((t) => t.name), 'applied_ops', 'sync_conflicts']
+  ownedResourceContract(
+    {
+      name: 'bookmarks on PostgresStore',
+      open: async () => {
+        const store = postgresStore(db.url)
+        await store.migrate()
+        await admin.unsafe(`truncate ${truncated.join(', ')}`)
+        return store
+      },
+      close: (store) => store.close(),
+    },
+    resource,
+  )
+}
+
+// ---- (b) its routes, mounted with the one line, behind the app's own guard and error frame ----
+
+/** the app as src/index.ts wires it, on `store`, plus the fork's route line */
+async function appOn(store: FailoverStore) {
+  const config = loadConfig({ env: { ...TEST_ENV_DEFAULTS, ...withAdmin() }, secretsPath: join(dir, 'no-secrets'), isTTY: false })
+  const logger = createLogger(config, { destination: { write: () => {} } })
+  await store.init()
+  await seedAccounts({ store, config, logger })
+  const deps: AppDeps = { config, logger, store, db: store, jwtSecret: await resolveJwtSecret({ store, config, logger }), startedAt: Date.now() }
+  const app = createApp(deps)
+  app.route('/api/v1/bookmarks', bookmarkRoutes())
+  return app
+}
+
+test('the routes: create, read, search, patch, delete, and 404 for another owner\'s bookmark', async () => {
+  const store = new FailoverStore({ ...quietFailoverOptions(dir), primary: null, primaryConfigured: false, primaryUp: false, primaryError: null, fallback: sqliteStore() })
+  try {
+    const app = await appOn(store)
+    const me = await login(app, ADMIN.email, ADMIN.password)
+    const other = await createUser(app, me.access, { email: 'other@example.test', password: 'other-pass-123' })
+    const created = await call(app, 'POST', '/api/v1/bookmarks', { token: me.access, body: { title: 'Bun', url: 'https://bun.sh/' } })
+    expect([created.status, created.headers.get('Location')]).toEqual([201, `/api/v1/bookmarks/${created.body.id}`])
+    expect(created.body).toEqual({ id: expect.any(String), title: 'Bun', url: 'https://bun.sh/', created_at: expect.any(String), updated_at: created.body.created_at, version: 1 })
+    const invalid = await call(app, 'POST', '/api/v1/bookmarks', { token: me.access, body: { title: 'no url', url: 'not a url' } })
+    expect([invalid.status, invalid.body.error.message]).toEqual([400, "body field 'url': must be a URL"])
+    const foreign = await call(app, 'GET', `/api/v1/bookmarks/${created.body.id}`, { token: other.access })
+    expect([foreign.status, foreign.body.error.message]).toEqual([404, 'bookmark not found'])
+    const patched = await call(app, 'PATCH', `/api/v1/bookmarks/${created.body.id}`, { token: me.access, body: { title: 'Bun runtime' } })
+    expect([patched.status, patched.body.title, patched.body.url, patched.body.version]).toEqual([200, 'Bun runtime', 'https://bun.sh/', 2])
+    const found = await call(app, 'GET', '/api/v1/bookmarks?q=RUNTIME', { token: me.access })
+    expect(found.body).toEqual({ items: [patched.body], next_cursor: null })
+    expect((await call(app, 'GET', '/api/v1/bookmarks', { token: other.access })).body).toEqual({ items: [], next_cursor: null })
+    expect((await call(app, 'DELETE', `/api/v1/bookmarks/${created.body.id}`, { token: me.access })).status).toBe(204)
+    expect((await call(app, 'GET', `/api/v1/bookmarks/${created.body.id}`, { token: me.access })).status).toBe(404)
+  } finally {
+    await store.close()
+  }
+})
