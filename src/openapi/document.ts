@@ -6,7 +6,8 @@ import { z } from 'zod'
 import type { AppEnv } from '../app-env.ts'
 import { ERROR_STATUS, type ErrorCode } from '../errors.ts'
 import { guardOf, validationOf, type Guard, type ValidatedTarget } from './route-meta.ts'
-import { OPERATIONS, TAGS, type OperationDoc } from './operations.ts'
+import type { OperationDoc } from './operation-doc.ts'
+import { OPERATIONS, TAGS } from './operations.ts'
 import { errorSchema } from './response-schemas.ts'
 
 type JsonSchema = Record<string, unknown>

@@ -2,14 +2,14 @@
 // code throws, and example bodies. Parameters, request bodies, security and the errors of validators
 // and guards come from the mounted middleware (document.ts). A mounted route missing here, or an
 // entry here for a route that is not mounted, fails the OpenAPI test.
-import type { z } from 'zod'
 import { logoutBody } from '../routes/auth.ts'
 import type { ErrorCode } from '../errors.ts'
+import type { OperationDoc, TagDoc } from './operation-doc.ts'
 import * as s from './response-schemas.ts'
 
 export type Tag = 'status' | 'health' | 'auth' | 'notes' | 'admin' | 'fallback' | 'docs'
 
-export const TAGS: Array<{ name: Tag; description: string }> = [
+export const TAGS: Array<TagDoc<Tag>> = [
   { name: 'status', description: 'The status page: the HTML front door of the server' },
   { name: 'health', description: 'Probes for load balancers and monitors; /health is served from memory' },
   { name: 'auth', description: 'Sign in, tokens, your own account' },
@@ -19,26 +19,11 @@ export const TAGS: Array<{ name: Tag; description: string }> = [
   { name: 'docs', description: 'This document and its readable form' },
 ]
 
-export interface OperationDoc {
-  tag: Tag
-  summary: string
-  description?: string
-  ok: { status: 200 | 201 | 204; description: string; schema?: z.ZodType; contentType?: string }
-  /** errors the handler itself answers with, beyond those of its validators and guards */
-  errors?: ErrorCode[]
-  /** a JSON body read by the handler itself rather than by a validator */
-  body?: { schema: z.ZodType; required: boolean }
-  /** a JSON body the server accepts */
-  example?: unknown
-  /** a JSON body the server rejects with 400 validation_error */
-  invalidExample?: unknown
-}
-
 const JSON_DB: ErrorCode[] = ['unavailable']
 const UUID = '0190d5e6-1a2b-7c3d-8e4f-5a6b7c8d9e0f'
 const REFRESH_TOKEN = 'q2Vb1y3dF0kqgC2mO7hQ0m1pU3rT8sW6xY9zA4bC5dE'
 
-export const OPERATIONS: Record<string, OperationDoc> = {
+export const OPERATIONS: Record<string, OperationDoc<Tag>> = {
   'GET /': {
     tag: 'status',
     summary: 'Status page (HTML)',
