@@ -37,16 +37,16 @@ export const tokenPairSchema = z.strictObject({
   user: z.strictObject({ id, email: z.string(), name: z.string().nullable(), role: z.enum(['admin', 'user']) }),
 })
 
-export const noteSchema = z.strictObject({
-  id,
-  title: z.string(),
-  body: z.string(),
-  created_at: isoTime,
-  updated_at: isoTime,
-  version: z.number().int(),
-})
-const page = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item), next_cursor: id.nullable() })
-export const notePage = page(noteSchema)
+/** a row of an owned resource (routes/owned-routes.ts) with text `fields`, as its routes answer with it */
+export const ownedRowSchema = (fields: readonly string[]) =>
+  z.strictObject({
+    id,
+    ...Object.fromEntries(fields.map((f) => [f, z.string()])),
+    created_at: isoTime,
+    updated_at: isoTime,
+    version: z.number().int(),
+  })
+export const page = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item), next_cursor: id.nullable() })
 export const userPage = page(userSchema)
 export const auditPage = page(
   z.strictObject({
