@@ -3,7 +3,7 @@
 // documented; answers match the documented shapes; the documented security is enforced.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { ERROR_STATUS, type ErrorCode } from '../src/errors.ts'
-import { mountedOperations, openApiPath } from '../src/openapi/document.ts'
+import { mountedOperations, openApiPath, operationDoc } from '../src/openapi/document.ts'
 import { EXAMPLE_ID, OPERATIONS } from '../src/openapi/operations.ts'
 import { errorSchema } from '../src/openapi/response-schemas.ts'
 import { buildTestApp, call, createUser, login, withAdmin, ADMIN, type TestApp } from './helpers/test-app.ts'
@@ -69,8 +69,9 @@ describe('the document', () => {
     for (const r of mounted) expect({ route: `${r.method} ${r.path}`, documented: Boolean(doc.paths[openApiPath(r.path)]?.[r.method.toLowerCase()]) }).toEqual({ route: `${r.method} ${r.path}`, documented: true })
   })
 
-  test('every operation written up in operations.ts is mounted, and the other way round', () => {
-    expect(Object.keys(OPERATIONS).sort()).toEqual(mountedOperations(t.app).map((o) => `${o.method} ${o.path}`).sort())
+  test('every operation written up in operations.ts is mounted, and every mounted one that does not document itself is written up', () => {
+    const writtenUp = mountedOperations(t.app).filter((o) => !o.documented)
+    expect(Object.keys(OPERATIONS).sort()).toEqual(writtenUp.map((o) => `${o.method} ${o.path}`).sort())
   })
 
   test('every documented path exists on the server: no "no route" 404', async () => {
@@ -92,10 +93,11 @@ describe('the document', () => {
   })
 })
 
-const jsonValidator = (key: string) =>
-  mountedOperations(t.app)
-    .find((o) => `${o.method} ${o.path}` === key)
-    ?.validators.find((v) => v.target === 'json')?.schema
+/** the mounted operation `METHOD /hono/:path` */
+const mounted = (key: string) => mountedOperations(t.app).find((o) => `${o.method} ${o.path}` === key)!
+const jsonValidator = (key: string) => mounted(key).validators.find((v) => v.target === 'json')?.schema
+/** an operation's words, wherever they are written (operations.ts or its handler) */
+const docOf = (key: string) => operationDoc(mounted(key))
 
 describe('JSON bodies: the example is accepted, the invalid example rejected, as documented', () => {
   const withBodies = () => operations.filter(([, , op]) => op.requestBody)
@@ -108,7 +110,7 @@ describe('JSON bodies: the example is accepted, the invalid example rejected, as
       const media = op.requestBody.content['application/json']
       expect({ key, example: media.example !== undefined, invalid: op['x-invalid-example'] !== undefined }).toEqual({ key, example: true, invalid: true })
       // the schema the server validates with (the documented one is its z.toJSONSchema)
-      const schema = jsonValidator(key) ?? OPERATIONS[key]!.body!.schema
+      const schema = jsonValidator(key) ?? docOf(key).body!.schema
       expect({ key, valid: schema.safeParse(media.example).success }).toEqual({ key, valid: true })
       expect({ key, invalid: schema.safeParse(op['x-invalid-example']).success }).toEqual({ key, invalid: false })
     }
@@ -123,7 +125,7 @@ describe('JSON bodies: the example is accepted, the invalid example rejected, as
       expect({ key, status: res.status }).not.toMatchObject({ status: 400 })
       expect({ key, status: res.status }).not.toMatchObject({ status: 415 })
       expectDocumented(op, key, res)
-      const ok = OPERATIONS[key.replace(/\{(\w+)\}/g, ':$1')]!.ok
+      const ok = docOf(key.replace(/\{(\w+)\}/g, ':$1')).ok
       if (res.status < 300 && ok.schema) expect({ key, shape: ok.schema.safeParse(res.body).success }).toEqual({ key, shape: true })
     }
   })
@@ -176,7 +178,7 @@ describe('answers and security as documented', () => {
     const token = await freshAdmin()
     await call(t.app, 'POST', '/api/v1/notes', { token, body: { title: 'shape', body: 'check' } })
     for (const [method, path] of operations) {
-      const entry = OPERATIONS[`${method} ${path.replace(/\{(\w+)\}/g, ':$1')}`]!
+      const entry = docOf(`${method} ${path.replace(/\{(\w+)\}/g, ':$1')}`)
       if (method !== 'GET' || path.includes('{') || !entry.ok.schema) continue
       // this app has no replica (REPLICA_URL): replica-http.test.ts checks that answer against the same schema
       if (path === '/api/v1/sqlite-fallback/replica') continue

@@ -1,13 +1,14 @@
 // GET /openapi.json's document, made from the app itself: every route the Hono app mounts, with the
 // zod schemas of the validators mounted on it (z.toJSONSchema) and the access its guards demand, plus
-// the words of operations.ts. Nothing is listed that the server does not check, and the reverse.
+// the words of operations.ts or those its handler carries (owned routes). Nothing is listed that the
+// server does not check, and the reverse.
 import type { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../app-env.ts'
 import { ERROR_STATUS, type ErrorCode } from '../errors.ts'
-import { guardOf, validationOf, type Guard, type ValidatedTarget } from './route-meta.ts'
-import type { OperationDoc } from './operation-doc.ts'
-import { OPERATIONS, TAGS } from './operations.ts'
+import type { OperationDoc, TagDoc } from './operation-doc.ts'
+import { OPERATIONS, OWNED_TAGS_AFTER, TAGS } from './operations.ts'
+import { docOf, guardOf, validationOf, type Guard, type RouteDoc, type ValidatedTarget } from './route-meta.ts'
 import { errorSchema } from './response-schemas.ts'
 
 type JsonSchema = Record<string, unknown>
@@ -18,6 +19,8 @@ export interface MountedOperation {
   path: string
   validators: Array<{ target: ValidatedTarget; schema: z.ZodType }>
   guards: Guard[]
+  /** the words its handler carries, if it documents itself */
+  documented?: RouteDoc
 }
 
 const HTTP_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
@@ -50,6 +53,7 @@ export function mountedOperations(app: Hono<AppEnv>): MountedOperation[] {
     if (validation) op.validators.push(validation)
     const guard = guardOf(r.handler)
     if (guard) op.guards.push(guard)
+    op.documented ??= docOf(r.handler)
   }
   return [...ops.values()]
 }
@@ -148,12 +152,30 @@ export class UndocumentedRouteError extends Error {
   override readonly name = 'UndocumentedRouteError'
 }
 
+/** An operation's words: its entry in operations.ts, or those its handler carries; never both. */
+export function operationDoc(op: MountedOperation): OperationDoc {
+  const key = `${op.method} ${op.path}`
+  const written = OPERATIONS[key]
+  if (written && op.documented) throw new Error(`${key} documents itself and has an entry in src/openapi/operations.ts: remove the entry`)
+  const doc = written ?? op.documented?.operation
+  if (!doc) throw new UndocumentedRouteError(`${key} is mounted but has no entry in src/openapi/operations.ts`)
+  return doc
+}
+
+/** TAGS, with the tags of the operations that document themselves after OWNED_TAGS_AFTER (each name once) */
+function tags(ops: MountedOperation[]): TagDoc[] {
+  const owned = new Map<string, TagDoc>()
+  for (const op of ops) if (op.documented && !owned.has(op.documented.tag.name)) owned.set(op.documented.tag.name, op.documented.tag)
+  const at = TAGS.findIndex((t) => t.name === OWNED_TAGS_AFTER) + 1
+  const own = [...owned.values()].filter((t) => !TAGS.some((written) => written.name === t.name))
+  return [...TAGS.slice(0, at), ...own, ...TAGS.slice(at)]
+}
+
 export function openApiDocument(app: Hono<AppEnv>, info: { version: string }): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {}
-  for (const op of mountedOperations(app)) {
-    const key = `${op.method} ${op.path}`
-    const doc = OPERATIONS[key]
-    if (!doc) throw new UndocumentedRouteError(`${key} is mounted but has no entry in src/openapi/operations.ts`)
+  const ops = mountedOperations(app)
+  for (const op of ops) {
+    const doc = operationDoc(op)
     const params = parameters(op)
     const body = requestBody(op, doc)
     const operation: JsonSchema = {
@@ -178,7 +200,7 @@ export function openApiDocument(app: Hono<AppEnv>, info: { version: string }): J
         'A Hono-on-Bun API that serves from PostgreSQL and falls back to SQLite without losing an acknowledged write. Every error is {"error": {code, message, details?, request_id}}; every response carries X-Request-Id.',
     },
     servers: [{ url: '/' }],
-    tags: TAGS,
+    tags: tags(ops),
     paths,
     components: {
       securitySchemes: {

@@ -7,17 +7,18 @@ import type { ErrorCode } from '../errors.ts'
 import type { OperationDoc, TagDoc } from './operation-doc.ts'
 import * as s from './response-schemas.ts'
 
-export type Tag = 'status' | 'health' | 'auth' | 'notes' | 'admin' | 'fallback' | 'docs'
+export type Tag = 'status' | 'health' | 'auth' | 'admin' | 'fallback' | 'docs'
 
 export const TAGS: Array<TagDoc<Tag>> = [
   { name: 'status', description: 'The status page: the HTML front door of the server' },
   { name: 'health', description: 'Probes for load balancers and monitors; /health is served from memory' },
   { name: 'auth', description: 'Sign in, tokens, your own account' },
-  { name: 'notes', description: 'Each user\'s private notes' },
   { name: 'admin', description: 'User management and the audit trail (admin role)' },
   { name: 'fallback', description: 'See and steer the PostgreSQL → SQLite failover by hand (admin role)' },
   { name: 'docs', description: 'This document and its readable form' },
 ]
+/** where the tags of owned resources (notes, a fork's own; named by their definitions) are listed */
+export const OWNED_TAGS_AFTER: Tag = 'auth'
 
 const JSON_DB: ErrorCode[] = ['unavailable']
 const UUID = '0190d5e6-1a2b-7c3d-8e4f-5a6b7c8d9e0f'
@@ -102,26 +103,6 @@ export const OPERATIONS: Record<string, OperationDoc<Tag>> = {
     example: { current_password: 'correct horse battery staple', new_password: 'an even longer passphrase' },
     invalidExample: { current_password: 'x', new_password: 'short' },
   },
-
-  'GET /api/v1/notes': { tag: 'notes', summary: 'Your notes, newest first, paged', ok: { status: 200, description: 'a page', schema: s.notePage }, errors: [...JSON_DB] },
-  'POST /api/v1/notes': {
-    tag: 'notes',
-    summary: 'Create a note',
-    ok: { status: 201, description: 'the note (Location: its URL)', schema: s.noteSchema },
-    errors: [...JSON_DB],
-    example: { title: 'Groceries', body: 'milk, eggs' },
-    invalidExample: { title: '', body: 'no title' },
-  },
-  'GET /api/v1/notes/:id': { tag: 'notes', summary: 'One of your notes', ok: { status: 200, description: 'the note', schema: s.noteSchema }, errors: ['not_found', ...JSON_DB] },
-  'PATCH /api/v1/notes/:id': {
-    tag: 'notes',
-    summary: 'Change a note\'s title or body',
-    ok: { status: 200, description: 'the note', schema: s.noteSchema },
-    errors: ['not_found', ...JSON_DB],
-    example: { title: 'Groceries for Sunday' },
-    invalidExample: {},
-  },
-  'DELETE /api/v1/notes/:id': { tag: 'notes', summary: 'Delete a note', ok: { status: 204, description: 'deleted' }, errors: ['not_found', ...JSON_DB] },
 
   'GET /api/v1/admin/users': { tag: 'admin', summary: 'Every user, paged', ok: { status: 200, description: 'a page', schema: s.userPage }, errors: [...JSON_DB] },
   'POST /api/v1/admin/users': {

@@ -20,4 +20,10 @@ export const NOTES: OwnedRoutesDefinition<typeof notes> = {
     of: (config) => ({ maxCount: config.notes.maxPerUser, maxBytes: config.notes.maxBytesPerUser }),
     settings: { count: 'NOTES_MAX_PER_USER', bytes: 'NOTES_MAX_BYTES_PER_USER' },
   },
+  description: "Each user's private notes",
+  examples: {
+    create: { title: 'Groceries', body: 'milk, eggs' },
+    invalid: { title: '', body: 'no title' },
+    patch: { title: 'Groceries for Sunday' },
+  },
 }

@@ -1,7 +1,8 @@
 // The routes of an owned resource (src/db/owned.ts), made from its definition: list (cursor, `q`),
 // get, create, patch, soft delete. Every query is scoped to the caller, so another user's row is
 // indistinguishable from a missing one (404, never 403). Every statement checks the caller's
-// account and session itself (Store.as): one round trip per request.
+// account and session itself (Store.as): one round trip per request. Each handler carries its words
+// for /openapi.json, made from the same definition (openapi/owned-operations.ts).
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../app-env.ts'
@@ -11,6 +12,9 @@ import { fieldBytes, type FieldsOf, type NewOwned, type Owned, type OwnedLimits,
 import { isStoreError, newId } from '../db/store.ts'
 import { ownedFieldColumns } from '../db/tables.ts'
 import { AppError } from '../errors.ts'
+import type { OwnedExamples } from '../openapi/owned-examples.ts'
+import { ownedOperations } from '../openapi/owned-operations.ts'
+import { documents, type RouteDoc } from '../openapi/route-meta.ts'
 import { jsonBody, pageCursor, pageLimit, params, query, storableText, uuidField } from '../validation.ts'
 import { OwnedUsageCache } from './owned-usage.ts'
 
@@ -26,6 +30,10 @@ export interface OwnedRoutesDefinition<T extends OwnedTable> {
    * messages of a 409 or 413); without them, an owner may keep any number of rows.
    */
   limits?: { of(config: Config): { maxCount: number; maxBytes: number }; settings: { count: string; bytes: string } }
+  /** what its tag says in /openapi.json and /docs; without it, "Each user's own <table>" */
+  description?: string
+  /** the bodies /openapi.json shows; those not given are made from the fields (openapi/owned-examples.ts) */
+  examples?: Partial<OwnedExamples<FieldsOf<T>>>
 }
 
 export function ownedRoutes<T extends OwnedTable>(definition: OwnedRoutesDefinition<T>): Hono<AppEnv> {
@@ -72,12 +80,17 @@ export function ownedRoutes<T extends OwnedTable>(definition: OwnedRoutesDefinit
 
   const app = new Hono<AppEnv>()
   app.use(requireCaller)
+  const docs = ownedOperations(definition)
+  // The words of the route just mounted, hung on its handler (the last of its app.routes): wrapping
+  // the handler instead would cost Hono its inference of `c` from the validators.
+  const documentLast = (doc: RouteDoc) => void documents(app.routes.at(-1)!.handler, doc)
 
   app.get('/', query(listQuery), async (c) => {
     const { limit, cursor, q } = c.req.valid('query') as { limit: number; cursor?: string; q?: string }
     const page = await callerStore(c).resource(table).list(c.get('caller').userId, { limit, cursor: cursor ?? null, q: q || null })
     return c.json({ items: page.items.map(toJson), next_cursor: page.nextCursor })
   })
+  documentLast(docs.list)
 
   app.post('/', ...jsonBody(createBody), async (c) => {
     const input = c.req.valid('json') as Record<F, string>
@@ -94,12 +107,14 @@ export function ownedRoutes<T extends OwnedTable>(definition: OwnedRoutesDefinit
     usage.created(ownerId, bytes)
     return c.json(toJson(row), 201, { Location: `${c.req.path.replace(/\/$/, '')}/${row.id}` })
   })
+  documentLast(docs.create)
 
   app.get('/:id', params(idParam), async (c) => {
     const row = await callerStore(c).resource(table).get(c.get('caller').userId, c.req.valid('param').id)
     if (!row) throw notFound()
     return c.json(toJson(row))
   })
+  documentLast(docs.get)
 
   app.patch('/:id', params(idParam), ...jsonBody(patchBody), async (c) => {
     const ownerId = c.get('caller').userId
@@ -114,6 +129,7 @@ export function ownedRoutes<T extends OwnedTable>(definition: OwnedRoutesDefinit
       usage.forget(ownerId)
     }
   })
+  documentLast(docs.patch)
 
   app.delete('/:id', params(idParam), async (c) => {
     try {
@@ -125,6 +141,7 @@ export function ownedRoutes<T extends OwnedTable>(definition: OwnedRoutesDefinit
     }
     return c.body(null, 204)
   })
+  documentLast(docs.delete)
 
   return app
 }
