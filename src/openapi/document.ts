@@ -167,6 +167,7 @@ function tags(ops: MountedOperation[]): TagDoc[] {
   const owned = new Map<string, TagDoc>()
   for (const op of ops) if (op.documented && !owned.has(op.documented.tag.name)) owned.set(op.documented.tag.name, op.documented.tag)
   const at = TAGS.findIndex((t) => t.name === OWNED_TAGS_AFTER) + 1
+  // a table named like a written tag (admin, say) is listed under that tag, not twice
   const own = [...owned.values()].filter((t) => !TAGS.some((written) => written.name === t.name))
   return [...TAGS.slice(0, at), ...own, ...TAGS.slice(at)]
 }

@@ -11,7 +11,7 @@ import { ownedExamples } from './owned-examples.ts'
 import { ownedRowSchema, page } from './response-schemas.ts'
 import type { RouteDoc } from './route-meta.ts'
 
-export type OwnedOperation = 'list' | 'create' | 'get' | 'patch' | 'delete'
+type OwnedOperation = 'list' | 'create' | 'get' | 'patch' | 'delete'
 
 /** what every handler can answer with beyond its validators and guards: no database reachable */
 const DB: ErrorCode[] = ['unavailable']
