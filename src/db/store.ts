@@ -334,6 +334,15 @@ type BuiltInOwnedTable = Extract<(typeof TABLES)[number], OwnedTable>
 /** a row of a built-in owned table (src/db/owned.ts) */
 type OwnedChange = { [T in BuiltInOwnedTable as T['name']]: { table: T['name']; row: Owned<FieldsOf<T>> } }[BuiltInOwnedTable['name']]
 
+/**
+ * A row of any table a store replicates: a RowChange for a built-in table; a fork's table (opened
+ * with the store, not in TABLES) is known by its name only.
+ */
+export interface TableRow {
+  readonly table: string
+  readonly row: object
+}
+
 export type ChangeSink = (change: RowChange) => void
 
 /**
