@@ -2,9 +2,10 @@
 // survives each dialect's round trip exactly, and each dialect's own forms (0/1, JSON text, Date,
 // PostgreSQL's jsonb text timestamps) come out as the records store.ts promises.
 import { describe, expect, test } from 'bun:test'
-import { changeKey, codecOf, CODECS, type Codec } from '../src/db/codec.ts'
+import { codecOf, CODECS, type Codec } from '../src/db/codec.ts'
+import { syncTables } from '../src/db/sync-tables.ts'
 import type { AuditEvent, RowChange, Session, Setting, User } from '../src/db/store.ts'
-import { defineTable, insertOnly, searchText } from '../src/db/tables.ts'
+import { defineTable, insertOnly, searchText, TABLES } from '../src/db/tables.ts'
 import type { Note } from './helpers/contract-fixtures.ts'
 
 const user: User = {
@@ -114,7 +115,7 @@ describe('codecs from the table definitions', () => {
   })
 
   test('keys, column lists and the SQLite insert', () => {
-    expect(changes.map(changeKey)).toEqual([user.id, session.id, note.id, event.id, event.id, 'jwt_secret'])
+    expect(changes.map(syncTables(TABLES).keyOf)).toEqual([user.id, session.id, note.id, event.id, event.id, 'jwt_secret'])
     expect(CODECS.settings.insertSql()).toBe('INSERT INTO settings (key, value, updated_at, version) VALUES ($key, $value, $updated_at, $version)')
     expect(CODECS.settings.insertSql('temp.x')).toStartWith('INSERT INTO temp.x (key, ')
     expect(CODECS.notes.columns).toContain('search_text')

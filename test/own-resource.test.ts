@@ -1,7 +1,8 @@
 // README "Add your own resource", proven: a fork's owner-scoped table (bookmarks) is declared here
 // with what the README asks for — a definition, the migration pair `bun run db new` makes from it,
 // one route line — and nothing else: the generic repositories serve it on both databases (the
-// owned-resource contract) and its routes answer like the notes'.
+// owned-resource contract), its routes answer like the notes', and, the stores being opened with
+// it, it is mirrored, copied, journaled while PostgreSQL is away and replayed exactly once.
 import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,13 +17,15 @@ import { loadConfig } from '../src/config.ts'
 import { FailoverStore } from '../src/db/failover-store.ts'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
-import { newId } from '../src/db/store.ts'
+import { newId, type OutboxEntry } from '../src/db/store.ts'
 import { defineTable, lastWriterWins, TABLES } from '../src/db/tables.ts'
 import { createLogger } from '../src/logger.ts'
 import { ownedRoutes } from '../src/routes/owned-routes.ts'
 import { seedAccounts } from '../src/seed.ts'
 import { storableText } from '../src/validation.ts'
 import { quietFailoverOptions } from './helpers/failover-store.ts'
+import { waitFor } from './helpers/failover-workload.ts'
+import { startFaultProxy, type FaultMode } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres } from './helpers/pg.ts'
 import { ADMIN, call, createUser, login, TEST_ENV_DEFAULTS, withAdmin } from './helpers/test-app.ts'
 import { ownedResourceContract } from './owned-resource.contract.ts'
@@ -175,3 +178,97 @@ test('the routes: create, read, search, patch, delete, and 404 for another owner
     await store.close()
   }
 })
+
+// ---- (c) a failover and a replay: bookmarks written while PostgreSQL is away reach it exactly once ----
+
+if (ok) {
+  /** bookmarks as PostgreSQL holds them, read directly (not through the proxy) */
+  const bookmarksOn = (admin: postgres.Sql) =>
+    admin<{ id: string; title: string; version: number; deleted: boolean }[]>`
+      select id::text, title, version, deleted_at is not null as deleted from bookmarks order by id`.then((rows) => [...rows])
+
+  for (const fault of ['refuse', 'reset'] as const satisfies FaultMode[]) {
+    test(`PostgreSQL ${fault === 'refuse' ? 'refuses connections' : 'resets every connection'}: bookmarks are written to SQLite and the outbox, then replayed once`, async () => {
+      const db = await createTestDatabase('own_resource_failover')
+      const target = new URL(db.url)
+      const proxy = await startFaultProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) })
+      const admin = postgres(db.url, { max: 1, onnotice: () => {} })
+      const primary = postgresStore(proxy.proxiedUrl(db.url))
+      const fallback = sqliteStore()
+      const store = new FailoverStore({
+        ...quietFailoverOptions(dir),
+        primary,
+        primaryConfigured: true,
+        primaryUp: true,
+        primaryError: null,
+        fallback,
+        probeIntervalMs: 100,
+        probeTimeoutMs: 300,
+      })
+      try {
+        const app = await appOn(store)
+        store.startMonitor()
+        const me = await login(app, ADMIN.email, ADMIN.password)
+        const post = (title: string) => call(app, 'POST', '/api/v1/bookmarks', { token: me.access, body: { title, url: `https://example.com/${title}` } })
+
+        // on PostgreSQL, mirrored into SQLite
+        const [kept, edited, removed] = [await post('kept'), await post('edited'), await post('removed')]
+        expect([kept.status, edited.status, removed.status, store.status().mode]).toEqual([201, 201, 201, 'primary'])
+        await store.mirrored()
+        const onPrimary = await primary.exportRows('bookmarks', null, 100)
+        expect(onPrimary.map((c) => (c.row as { title: string }).title).sort()).toEqual(['edited', 'kept', 'removed'])
+        expect(await fallback.exportRows('bookmarks', null, 100)).toEqual(onPrimary)
+
+        // the snapshot copy carries them too: SQLite's rows replaced by PostgreSQL's, bookmarks included
+        const copied = await store.copyToFallback()
+        expect(copied.tables.bookmarks).toBe(3)
+        expect(await fallback.exportRows('bookmarks', null, 100)).toEqual(onPrimary)
+
+        // PostgreSQL goes away: the first write fails over and is retried on SQLite
+        proxy.setMode(fault)
+        const during = await post('during outage')
+        expect([during.status, store.status().mode]).toEqual([201, 'fallback'])
+        const patched = await call(app, 'PATCH', `/api/v1/bookmarks/${edited.body.id}`, { token: me.access, body: { title: 'edited offline' } })
+        expect([patched.status, patched.body.version]).toEqual([200, 2])
+        expect((await call(app, 'DELETE', `/api/v1/bookmarks/${removed.body.id}`, { token: me.access })).status).toBe(204)
+        const found = await call(app, 'GET', '/api/v1/bookmarks?q=OFFLINE', { token: me.access })
+        expect(found.body.items.map((b: { id: string }) => b.id)).toEqual([edited.body.id])
+        // the outbox also holds the audit event of the failover itself
+        const journaled: OutboxEntry[] = fallback.outbox.peek(100)
+        const journaledBookmarks = journaled.filter((e) => e.change.table === 'bookmarks')
+        expect(journaledBookmarks.map((e) => [e.change.table, (e.change.row as { id: string }).id])).toEqual([
+          ['bookmarks', during.body.id],
+          ['bookmarks', edited.body.id],
+          ['bookmarks', removed.body.id],
+        ])
+
+        // PostgreSQL returns: the monitor's recovery replays the outbox and switches back
+        proxy.setMode('pass')
+        await waitFor('the recovery', () => store.status(), (s) => s.mode === 'primary' && s.outboxPending === 0)
+        const replayed = await bookmarksOn(admin)
+        expect(replayed).toEqual(
+          [
+            { id: kept.body.id, title: 'kept', version: 1, deleted: false },
+            { id: edited.body.id, title: 'edited offline', version: 2, deleted: false },
+            { id: removed.body.id, title: 'removed', version: 2, deleted: true },
+            { id: during.body.id, title: 'during outage', version: 1, deleted: false },
+          ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        )
+        expect((await admin`select count(*)::int as n from applied_ops where op_id = any(${journaled.map((e) => e.opId)}::uuid[])`)[0]!.n).toBe(journaled.length)
+
+        // exactly once: a second replay has nothing left, and the very same entries again are duplicates
+        expect(await store.replay()).toEqual({ applied: 0, conflicts: 0, remaining: 0 })
+        expect(await primary.replayEntries(journaled)).toEqual(journaled.map(() => 'duplicate'))
+        expect(await bookmarksOn(admin)).toEqual(replayed)
+        expect((await admin`select count(*)::int as n from sync_conflicts`)[0]!.n).toBe(0)
+        const listed = await call(app, 'GET', '/api/v1/bookmarks', { token: me.access })
+        expect(listed.body.items.map((b: { title: string }) => b.title)).toEqual(['during outage', 'edited offline', 'kept'])
+      } finally {
+        await store.close()
+        await proxy.close()
+        await admin.end({ timeout: 1 })
+        await db.drop()
+      }
+    })
+  }
+}

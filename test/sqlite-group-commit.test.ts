@@ -9,6 +9,8 @@ import { join } from 'node:path'
 import { StoreError } from '../src/db/store.ts'
 import { AsyncLock } from '../src/db/sqlite/async-lock.ts'
 import { rootScope, SqliteConnection } from '../src/db/sqlite/connection.ts'
+import { syncTables } from '../src/db/sync-tables.ts'
+import { TABLES } from '../src/db/tables.ts'
 
 // Real databases and servers on a machine that may be busy: a test fails for what it finds, never
 // for being slow (Bun's default is 5 s). Timing targets live in bench/.
@@ -37,7 +39,7 @@ function open() {
     if (sql === 'COMMIT') commits.n++
     return (run as (...a: unknown[]) => unknown)(sql, ...rest)
   }) as typeof db.run
-  const conn = new SqliteConnection(db)
+  const conn = new SqliteConnection(db, syncTables(TABLES))
   connections.push(conn)
   const reader = new Database(path, { readonly: true })
   readers.push(reader)

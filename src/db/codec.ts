@@ -200,23 +200,8 @@ export function codecOf(table: TableDefinition): Codec<object> {
   return codec
 }
 
-/** Every replicated table's codec, by name. */
+/**
+ * The built-in tables' codecs, by name, for the hand-written repositories of those tables. Code that
+ * moves rows of any table gets its codecs from the store's tables instead (sync-tables.ts).
+ */
 export const CODECS = Object.fromEntries(TABLES.map((t) => [t.name, codecOf(t)])) as { [Name in SyncTable]: Codec<RecordOf<Name>> }
-
-/** The key of the row a change carries. */
-export const changeKey = (change: RowChange): string => (CODECS[change.table] as Codec<RowChange['row']>).keyOf(change.row)
-
-/** A SQLite row of `table` as the change that recreates it elsewhere. */
-export const changeFromSqlite = (table: SyncTable, row: object): RowChange =>
-  ({ table, row: CODECS[table].fromSqlite(row) }) as RowChange
-
-/** A PostgreSQL row of `table` as the change that recreates it elsewhere. */
-export const changeFromPostgres = (table: SyncTable, row: object): RowChange =>
-  ({ table, row: CODECS[table].fromPostgres(row) }) as RowChange
-
-/** The SQLite params of the row a change carries. */
-export const changeToSqlite = (change: RowChange): Params => (CODECS[change.table] as Codec<RowChange['row']>).toSqlite(change.row)
-
-/** The postgres.js column values of the row a change carries. */
-export const changeToPostgres = (change: RowChange): Record<string, unknown> =>
-  (CODECS[change.table] as Codec<RowChange['row']>).toPostgres(change.row)

@@ -319,7 +319,7 @@ export const REPO_KINDS = {
 // ---- replication: what the failover layer moves between the two databases ----
 
 export type SyncTable = (typeof TABLES)[number]['name']
-/** TABLES' order (src/db/tables.ts): parents before children */
+/** the built-in tables' names in TABLES' order (src/db/tables.ts); a store replicates the tables it was opened with (sync-tables.ts) */
 export const SYNC_TABLES: readonly SyncTable[] = TABLES.map((t) => t.name)
 
 /** One row as it stands after a write: the unit of the mirror, the outbox and the snapshot. */
@@ -333,6 +333,15 @@ export type RowChange =
 type BuiltInOwnedTable = Extract<(typeof TABLES)[number], OwnedTable>
 /** a row of a built-in owned table (src/db/owned.ts) */
 type OwnedChange = { [T in BuiltInOwnedTable as T['name']]: { table: T['name']; row: Owned<FieldsOf<T>> } }[BuiltInOwnedTable['name']]
+
+/**
+ * A row of any table a store replicates: a RowChange for a built-in table; a fork's table (opened
+ * with the store, not in TABLES) is known by its name only.
+ */
+export interface TableRow {
+  readonly table: string
+  readonly row: object
+}
 
 export type ChangeSink = (change: RowChange) => void
 
@@ -349,8 +358,11 @@ export interface ReplicableStore extends Store {
   /** the same store, calling `sink` with every row it writes (inside transactions too) */
   withChangeSink(sink: ChangeSink): Store
   /** last-writer-wins upsert of one row (see ApplyOutcome); never throws 'conflict' */
-  applyChange(change: RowChange): Promise<ApplyOutcome>
-  /** rows of a table in key order after `afterKey` (exclusive), soft-deleted and revoked included */
+  applyChange(change: TableRow): Promise<ApplyOutcome>
+  /**
+   * rows of a table in key order after `afterKey` (exclusive), soft-deleted and revoked included.
+   * PostgresStore and SqliteStore also export a fork's table they were opened with, as TableRows.
+   */
   exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]>
 }
 
@@ -400,7 +412,7 @@ export interface OutboxEntry {
   seq: number
   /** UUIDv7; PostgreSQL records it in applied_ops so a repeated replay changes nothing */
   opId: string
-  change: RowChange
+  change: TableRow
   at: string
 }
 

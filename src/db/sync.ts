@@ -1,10 +1,10 @@
 // Moving rows between the two databases: the replay of the outbox into PostgreSQL, and the copy of a
 // snapshot of PostgreSQL into the fallback (copy to fallback; the admin API calls it
-// migrate-from-primary).
-import { CODECS } from './codec.ts'
+// migrate-from-primary). Both go by the tables the fallback was opened with (its syncTables).
 import type { PostgresStore } from './postgres/postgres-store.ts'
 import type { SqliteStore } from './sqlite/sqlite-store.ts'
-import { SYNC_TABLES, newId, type RowChange } from './store.ts'
+import { newId, type TableRow } from './store.ts'
+import type { SyncTables } from './sync-tables.ts'
 
 export interface ReplayReport {
   applied: number
@@ -65,9 +65,9 @@ export async function replayOutbox(
           id: newId(),
           at: new Date().toISOString(),
           table: entry.change.table,
-          rowId: rowKey(entry.change),
+          rowId: fallback.syncTables.keyOf(entry.change),
           reason: 'a unique key or parent row clashed with PostgreSQL during replay',
-          row: redactRow(entry.change),
+          row: redactRow(fallback.syncTables, entry.change),
         })
       } else if (outcome === 'duplicate') report.duplicates++
       else report.applied++
@@ -81,7 +81,8 @@ export async function replayOutbox(
 
 /**
  * Replaces the fallback's rows with PostgreSQL's, atomically on the SQLite side. Page by page: only
- * one page of rows is in memory at a time, whatever the size of the database.
+ * one page of rows is in memory at a time, whatever the size of the database. Every table of the
+ * fallback is copied, since the swap replaces every one of them.
  */
 export async function copyToFallback(
   primary: PostgresStore,
@@ -89,17 +90,18 @@ export async function copyToFallback(
   pageSize = 2000,
 ): Promise<{ tables: Record<string, number> }> {
   const tables: Record<string, number> = {}
+  const { syncTables } = fallback
   const snapshot = fallback.beginSnapshot()
   try {
-    for (const table of SYNC_TABLES) {
+    for (const table of syncTables.names) {
       let after: string | null = null
       let count = 0
       for (;;) {
-        const page: RowChange[] = await primary.exportRows(table, after, pageSize)
+        const page: TableRow[] = await primary.exportRows(table, after, pageSize)
         snapshot.stage(page)
         count += page.length
         if (page.length < pageSize) break
-        after = rowKey(page[page.length - 1]!)
+        after = syncTables.keyOf(page[page.length - 1]!)
       }
       tables[table] = count
     }
@@ -111,11 +113,9 @@ export async function copyToFallback(
   return { tables }
 }
 
-export const rowKey = (change: RowChange): string => (change.table === 'settings' ? change.row.key : change.row.id)
-
 /** Conflict records are read by admins: keep the secret columns (tables.ts) out of them. */
-function redactRow(change: RowChange): Record<string, unknown> {
+function redactRow(tables: SyncTables, change: TableRow): Record<string, unknown> {
   const row: Record<string, unknown> = { ...change.row }
-  for (const secret of CODECS[change.table].secretFields) row[secret] = '***'
+  for (const secret of tables.of(change.table).codec.secretFields) row[secret] = '***'
   return row
 }

@@ -35,6 +35,10 @@ export class Replication {
   private readonly pace = new sync.ReplayPace()
 
   constructor(private readonly parts: ReplicationParts) {
+    // rows move between the two by table name: a table only one side knows could never be replayed or copied
+    const [primaryTables, fallbackTables] = [parts.primary?.syncTables.names.join(', '), parts.fallback.syncTables.names.join(', ')]
+    if (primaryTables !== undefined && primaryTables !== fallbackTables)
+      throw new Error(`PostgreSQL and SQLite must be opened with the same tables (${primaryTables}; ${fallbackTables})`)
     this.current = parts.fallback
     this.currentJournalMode = parts.fallback.journalMode()
     this.mirror = new Mirror({

@@ -3,15 +3,19 @@
 // when it was stale; a clash on another unique key (email, token hash) or a missing parent row fails
 // with 23505/23503.
 import type postgres from 'postgres'
-import { changeToPostgres, CODECS } from '../codec.ts'
-import { mergeClause } from '../merge-sql.ts'
-import { SYNC_TABLES, type RowChange, type SyncTable } from '../store.ts'
+import type { TableRow } from '../store.ts'
+import type { SyncTables } from '../sync-tables.ts'
 import type { QuerySql } from './pool.ts'
 
 type Applied = postgres.PendingQuery<{ applied: number }[]>
 
-const MERGE = Object.fromEntries(SYNC_TABLES.map((t) => [t, `${mergeClause(CODECS[t].table)} RETURNING 1 AS applied`])) as Record<SyncTable, string>
+export type Upsert = (sql: QuerySql, change: TableRow) => Applied
 
-export function upsertChange(sql: QuerySql, change: RowChange): Applied {
-  return sql`insert into ${sql(change.table)} ${sql(changeToPostgres(change))} ${sql.unsafe(MERGE[change.table])}`
+/** The upsert of the store's tables, each table's statement tail made once. */
+export function upsertOf(tables: SyncTables): Upsert {
+  const prepared = tables.prepare(({ codec, mergeClause }) => ({ codec, tail: `${mergeClause} RETURNING 1 AS applied` }))
+  return (sql, change) => {
+    const { codec, tail } = prepared(change.table)
+    return sql`insert into ${sql(change.table)} ${sql(codec.toPostgres(change.row))} ${sql.unsafe(tail)}`
+  }
 }

@@ -3,19 +3,19 @@
 // the store (porsager/postgres#1089, #1193).
 import type postgres from 'postgres'
 import type { PoolMode, SslMode } from '../../config-types.ts'
-import { changeFromPostgres, CODECS } from '../codec.ts'
 import type { MigrationFile } from '../migration-files.ts'
 import type { SyncConflict } from '../runtime.ts'
 import { compileOwnedTables, defineOwnedRepos, type FieldsOf, type OwnedRepo, type OwnedRepos, type OwnedTable } from '../owned.ts'
 import type {
   Caller, ApplyOutcome, AuditRepo, ChangeSink, ReplayOutcome, MigrationReport, OutboxEntry,
-  ReplicableStore, RowChange, SessionRepo, SettingsRepo, Store, SyncTable, UserRepo,
+  ReplicableStore, RowChange, SessionRepo, SettingsRepo, Store, SyncTable, TableRow, UserRepo,
 } from '../store.ts'
+import { syncTables, type SyncTables } from '../sync-tables.ts'
 import { TABLES, type TableDefinition } from '../tables.ts'
-import { upsertChange } from './apply-change.ts'
+import { upsertOf } from './apply-change.ts'
 import { pingFailure, toStoreError } from './errors.ts'
 import { PgExecutor } from './executor.ts'
-import { replayEntriesIn, conflictReason } from './replay-entries.ts'
+import { replayEntriesIn, conflictReason, type ReplayTables } from './replay-entries.ts'
 import { migratePostgres, pendingPostgresMigrations, POSTGRES_MIGRATIONS_DIR } from './migrate.ts'
 import { compileOwned } from './owned-repo.ts'
 import { PgPool } from './pool.ts'
@@ -36,7 +36,7 @@ export interface PostgresStoreOptions {
   idleTimeoutS?: number
   /** our client deadline per call; default statementTimeoutMs + 1000 */
   deadlineMs?: number
-  /** the replicated tables, parents first; default TABLES (a fork's test adds its own) */
+  /** the tables it serves and replicates, parents first; default TABLES (a fork adds its own) */
   tables?: readonly TableDefinition[]
   /** the folder of the migration files; default the app's own */
   migrationsDir?: string
@@ -54,6 +54,9 @@ export class PostgresStore implements ReplicableStore {
   readonly sessions: SessionRepo
   readonly audit: AuditRepo
   readonly settings: SettingsRepo
+  /** the tables it replicates: exports, the mirror's upserts and the replay go by these */
+  readonly syncTables: SyncTables
+  private readonly replay: ReplayTables
   private readonly pool: PgPool
   private readonly ex: PgExecutor
   private readonly ownedOf: OwnedOf
@@ -63,7 +66,10 @@ export class PostgresStore implements ReplicableStore {
   constructor(private readonly opts: PostgresStoreOptions) {
     this.pool = new PgPool(opts)
     this.ex = new PgExecutor(this.pool, opts.deadlineMs ?? opts.statementTimeoutMs + 1000)
-    this.ownedOf = compileOwnedTables(opts.tables ?? TABLES, compileOwned)
+    const tables = opts.tables ?? TABLES
+    this.syncTables = syncTables(tables)
+    this.replay = { upsert: upsertOf(this.syncTables), tables: this.syncTables }
+    this.ownedOf = compileOwnedTables(tables, compileOwned)
     this.root = new PgStoreView(this.ex, this, this.ownedOf)
     ;({ users: this.users, sessions: this.sessions, audit: this.audit, settings: this.settings } = this.root)
   }
@@ -116,9 +122,9 @@ export class PostgresStore implements ReplicableStore {
     return new PgStoreView(this.ex.as(caller), this, this.ownedOf)
   }
 
-  async applyChange(change: RowChange): Promise<ApplyOutcome> {
+  async applyChange(change: TableRow): Promise<ApplyOutcome> {
     try {
-      const rows = await this.ex.runRaw((sql) => upsertChange(sql, change))
+      const rows = await this.ex.runRaw((sql) => this.replay.upsert(sql, change))
       return rows.length > 0 ? 'applied' : 'stale'
     } catch (e) {
       if (conflictReason(e) !== null) return 'conflict'
@@ -128,18 +134,22 @@ export class PostgresStore implements ReplicableStore {
 
   async replayEntries(entries: OutboxEntry[]): Promise<ReplayOutcome[]> {
     if (entries.length === 0) return []
-    return this.ex.transaction((tx) => replayEntriesIn(tx, entries))
+    return this.ex.transaction((tx) => replayEntriesIn(tx, entries, this.replay))
   }
 
-  async exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {
+  /** throws StoreError('invalid') for a table the store was not opened with */
+  exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]>
+  exportRows(table: string, afterKey: string | null, limit: number): Promise<TableRow[]>
+  async exportRows(table: string, afterKey: string | null, limit: number): Promise<TableRow[]> {
     // derived columns (an owned table's search_text) are not read: the row they are made from remakes them
-    const { key, readColumns } = CODECS[table]
+    const { codec } = this.syncTables.of(table)
+    const { key, readColumns } = codec
     const rows = await this.ex.run((sql) => sql<postgres.Row[]>`
       select ${sql(readColumns)} from ${sql(table)}
       ${afterKey === null ? sql`` : sql`where ${sql(key)} > ${afterKey}`}
       order by ${sql(key)}
       limit ${limit}`)
-    return rows.map((row) => changeFromPostgres(table, row))
+    return rows.map((row) => ({ table, row: codec.fromPostgres(row) }))
   }
 
   async listConflicts(): Promise<SyncConflict[]> {

@@ -5,9 +5,9 @@
 // statement of a segment fails, the savepoint is rolled back, the clean prefix is sent again, and
 // the failing entry, now first, is recorded as a conflict: a rare event costs a retry, not every
 // entry a savepoint of its own.
-import { changeKey } from '../codec.ts'
 import { newId, nowIso, type OutboxEntry, type ReplayOutcome } from '../store.ts'
-import { upsertChange } from './apply-change.ts'
+import type { SyncTables } from '../sync-tables.ts'
+import type { Upsert } from './apply-change.ts'
 import { constraintOf, sqlState, toStoreError } from './errors.ts'
 import type { PgExecutor } from './executor.ts'
 
@@ -34,11 +34,17 @@ type SegmentResult =
   | { ok: true; outcomes: ('applied' | 'stale')[] }
   | { ok: false; failedAt: number; error: unknown }
 
-async function trySegment(tx: PgExecutor, entries: OutboxEntry[]): Promise<SegmentResult> {
+/** what a replay needs of the store's tables: their upsert, and the key of a row for a conflict record */
+export interface ReplayTables {
+  upsert: Upsert
+  tables: SyncTables
+}
+
+async function trySegment(tx: PgExecutor, entries: OutboxEntry[], upsert: Upsert): Promise<SegmentResult> {
   let settled: PromiseSettledResult<{ applied: number }[]>[] = []
   try {
     await tx.savepointRaw(async (sp) => {
-      settled = await Promise.allSettled(entries.map((e) => upsertChange(sp, e.change)))
+      settled = await Promise.allSettled(entries.map((e) => upsert(sp, e.change)))
     })
   } catch (error) {
     // after the first failure the rest of the segment fails with 25P02 (transaction aborted)
@@ -49,13 +55,13 @@ async function trySegment(tx: PgExecutor, entries: OutboxEntry[]): Promise<Segme
   return { ok: true, outcomes: settled.map((r) => (r.status === 'fulfilled' && r.value.length > 0 ? 'applied' : 'stale')) }
 }
 
-async function recordConflict(tx: PgExecutor, entry: OutboxEntry, reason: string): Promise<void> {
+async function recordConflict(tx: PgExecutor, tables: SyncTables, entry: OutboxEntry, reason: string): Promise<void> {
   await tx.runRaw((sql) => sql`
     insert into sync_conflicts ${sql({
       id: newId(),
       at: nowIso(),
       tbl: entry.change.table,
-      row_id: changeKey(entry.change),
+      row_id: tables.keyOf(entry.change),
       reason,
       row_json: sql.json(entry.change.row as unknown as Parameters<typeof sql.json>[0]),
     })}`)
@@ -76,7 +82,7 @@ async function claim(tx: PgExecutor, entries: OutboxEntry[]): Promise<Set<string
 }
 
 /** Runs inside the caller's transaction. */
-export async function replayEntriesIn(tx: PgExecutor, entries: OutboxEntry[]): Promise<ReplayOutcome[]> {
+export async function replayEntriesIn(tx: PgExecutor, entries: OutboxEntry[], { upsert, tables }: ReplayTables): Promise<ReplayOutcome[]> {
   try {
     const claimed = await claim(tx, entries)
     const outcomes: ReplayOutcome[] = entries.map(() => 'duplicate')
@@ -86,7 +92,7 @@ export async function replayEntriesIn(tx: PgExecutor, entries: OutboxEntry[]): P
     let start = 0
     let end = Math.min(REPLAY_SEGMENT, todo.length)
     while (start < todo.length) {
-      const result = await trySegment(tx, todo.slice(start, end).map((i) => entries[i]!))
+      const result = await trySegment(tx, todo.slice(start, end).map((i) => entries[i]!), upsert)
       if (result.ok) {
         result.outcomes.forEach((o, k) => (outcomes[todo[start + k]!] = o))
         start = end
@@ -98,7 +104,7 @@ export async function replayEntriesIn(tx: PgExecutor, entries: OutboxEntry[]): P
         const reason = conflictReason(result.error)
         if (reason === null) throw result.error
         const i = todo[start]!
-        await recordConflict(tx, entries[i]!, reason)
+        await recordConflict(tx, tables, entries[i]!, reason)
         outcomes[i] = 'conflict'
         start += 1
       }

@@ -3,8 +3,9 @@
 // share one SQLite transaction.
 import type { Database, Statement } from 'bun:sqlite'
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { changeKey, type Params } from '../codec.ts'
+import type { Params } from '../codec.ts'
 import { newId, nowIso, StoreError, type Caller, type ChangeSink, type RowChange } from '../store.ts'
+import type { SyncTables } from '../sync-tables.ts'
 import { AsyncLock } from './async-lock.ts'
 import { checkCaller } from './caller.ts'
 import { mapErrors, toStoreError, type ErrorHints } from './errors.ts'
@@ -73,7 +74,11 @@ export class SqliteConnection {
   /** true while a write of the group runs: its savepoint is open, so the group cannot commit */
   private groupWriteRunning = false
 
-  constructor(readonly db: Database) {
+  constructor(
+    readonly db: Database,
+    /** the store's tables: an outbox entry records the key of its row */
+    private readonly tables: SyncTables,
+  ) {
     const tx = db.transaction((fn: () => unknown) => fn())
     this.inTx = tx
     this.inImmediateTx = tx.immediate
@@ -245,7 +250,7 @@ export class SqliteConnection {
     const { lastInsertRowid } = this.stmt('INSERT INTO outbox (op_id, tbl, row_id, row_json, at) VALUES ($op_id, $tbl, $row_id, $row_json, $at)').run({
       op_id: newId(),
       tbl: change.table,
-      row_id: changeKey(change),
+      row_id: this.tables.keyOf(change),
       row_json: JSON.stringify(change.row),
       at: nowIso(),
     })

@@ -3,13 +3,13 @@
 // Then readers see only committed entries, and acks and conflict records wait until it ends, so that
 // its rollback cannot undo them and a row that may still roll back is never replayed.
 import type { SyncConflict } from '../runtime.ts'
-import type { OutboxEntry, RowChange, SyncTable } from '../store.ts'
+import type { OutboxEntry } from '../store.ts'
 import type { SqliteConnection } from './connection.ts'
 
 interface OutboxRow {
   seq: number
   op_id: string
-  tbl: SyncTable
+  tbl: string
   row_json: string
   at: string
 }
@@ -51,7 +51,7 @@ export class SqliteOutbox {
     return this.conn
       .stmt<OutboxRow>(`SELECT seq, op_id, tbl, row_json, at FROM outbox WHERE ${VISIBLE} ORDER BY seq LIMIT $n`)
       .all({ ...this.visible(), n: limit })
-      .map((r) => ({ seq: r.seq, opId: r.op_id, change: { table: r.tbl, row: JSON.parse(r.row_json) } as RowChange, at: r.at }))
+      .map((r) => ({ seq: r.seq, opId: r.op_id, change: { table: r.tbl, row: JSON.parse(r.row_json) }, at: r.at }))
   }
 
   /** deletes every entry with seq <= uptoSeq */

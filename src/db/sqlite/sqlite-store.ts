@@ -26,6 +26,7 @@ import {
   type SettingsRepo,
   type Store,
   type SyncTable,
+  type TableRow,
   type UserRepo,
 } from '../store.ts'
 import { AsyncLock } from './async-lock.ts'
@@ -34,17 +35,18 @@ import { callerScope, rootScope, SqliteConnection, type Scope } from './connecti
 import { migrateSqlite, pendingSqliteMigrations, SQLITE_MIGRATIONS_DIR } from './migrate.ts'
 import { SqliteOutbox } from './outbox.ts'
 import { compileOwned, sqliteOwnedRepo, type CompiledOwned } from './owned-repo.ts'
-import { applyChangeNow, beginSnapshotNow, dropSnapshotNow, exportRowsNow, stageSnapshotNow, swapInSnapshotNow } from './replication.ts'
+import { SqliteReplication } from './replication.ts'
 import { sqliteSessionRepo } from './session-repo.ts'
 import { sqliteSettingsRepo } from './settings-repo.ts'
 import { sqliteUserRepo } from './user-repo.ts'
+import { syncTables, type SyncTables } from '../sync-tables.ts'
 import { TABLES, type TableDefinition } from '../tables.ts'
 
 export interface SqliteStoreOptions {
   /** file path or ':memory:' */
   path: string
   busyTimeoutS: number
-  /** the replicated tables, parents first; default TABLES (a fork's test adds its own) */
+  /** the tables it serves and replicates, parents first; default TABLES (a fork adds its own) */
   tables?: readonly TableDefinition[]
   /** the folder of the migration files; default the app's own */
   migrationsDir?: string
@@ -124,8 +126,11 @@ export class SqliteStore implements ReplicableStore {
   readonly migrate: () => Promise<MigrationReport>
   readonly transaction: <T>(fn: (tx: Store) => Promise<T>) => Promise<T>
   readonly resource: Store['resource']
+  /** the tables it replicates: the mirror's apply, the outbox, exports and the snapshot go by these */
+  readonly syncTables: SyncTables
 
   private readonly opened: Opened
+  private readonly replication: SqliteReplication
   private readonly conn: SqliteConnection
   private readonly lock = new AsyncLock()
   private readonly scope: Scope
@@ -136,10 +141,13 @@ export class SqliteStore implements ReplicableStore {
 
   constructor(opts: SqliteStoreOptions) {
     this.path = opts.path
-    this.conn = new SqliteConnection(open(opts.path, opts.busyTimeoutS))
+    const tables = opts.tables ?? TABLES
+    this.syncTables = syncTables(tables)
+    this.conn = new SqliteConnection(open(opts.path, opts.busyTimeoutS), this.syncTables)
+    this.replication = new SqliteReplication(this.conn, this.syncTables)
     this.opened = {
       conn: this.conn,
-      ownedOf: compileOwnedTables(opts.tables ?? TABLES, compileOwned),
+      ownedOf: compileOwnedTables(tables, compileOwned),
       migrationsDir: opts.migrationsDir ?? SQLITE_MIGRATIONS_DIR,
     }
     this.scope = rootScope(this.lock, null)
@@ -165,8 +173,8 @@ export class SqliteStore implements ReplicableStore {
     return storeView(this.opened, callerScope(this.scope, caller), () => this.close())
   }
 
-  applyChange(change: RowChange): Promise<ApplyOutcome> {
-    return this.conn.write(this.scope, (emit) => applyChangeNow(this.conn, change, emit), {
+  applyChange(change: TableRow): Promise<ApplyOutcome> {
+    return this.conn.write(this.scope, (emit) => this.replication.applyChangeNow(change, emit), {
       foreignKey: 'the row refers to a parent row that does not exist',
     })
   }
@@ -175,21 +183,24 @@ export class SqliteStore implements ReplicableStore {
    * Rows PostgreSQL has committed (the mirror), applied like applyChange in one write: one savepoint,
    * one place in the group commit. Never recorded in the outbox, whatever the mode: PostgreSQL has them already.
    */
-  applyMirrored(changes: RowChange[]): Promise<ApplyOutcome[]> {
+  applyMirrored(changes: TableRow[]): Promise<ApplyOutcome[]> {
     return this.conn.write(
       this.scope,
-      (emit) => changes.map((change) => applyChangeNow(this.conn, change, emit)),
+      (emit) => changes.map((change) => this.replication.applyChangeNow(change, emit)),
       { foreignKey: 'the row refers to a parent row that does not exist' },
       { outbox: false },
     )
   }
 
-  exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]> {
-    return this.conn.read(this.scope, () => exportRowsNow(this.conn, table, afterKey, limit))
+  /** throws StoreError('invalid') for a table the store was not opened with */
+  exportRows(table: SyncTable, afterKey: string | null, limit: number): Promise<RowChange[]>
+  exportRows(table: string, afterKey: string | null, limit: number): Promise<TableRow[]>
+  exportRows(table: string, afterKey: string | null, limit: number): Promise<TableRow[]> {
+    return this.conn.read(this.scope, () => this.replication.exportRowsNow(table, afterKey, limit))
   }
 
   /** replaceAll in one call: see beginSnapshot */
-  replaceAll(changes: RowChange[]): void {
+  replaceAll(changes: TableRow[]): void {
     const snapshot = this.beginSnapshot()
     try {
       snapshot.stage(changes)
@@ -207,7 +218,7 @@ export class SqliteStore implements ReplicableStore {
    * finish() refuses while the outbox holds entries: the snapshot would erase writes PostgreSQL has
    * not received. Replay (and ack) them first.
    */
-  beginSnapshot(): { stage(changes: RowChange[]): void; finish(): void; abort(): void } {
+  beginSnapshot(): { stage(changes: TableRow[]): void; finish(): void; abort(): void } {
     // the staged pages go to a temporary file: a big database must not have to fit in memory
     this.conn.setTempStore('FILE')
     const end = () => {
@@ -218,20 +229,20 @@ export class SqliteStore implements ReplicableStore {
       }
     }
     try {
-      this.conn.writeSync('starting a snapshot', () => beginSnapshotNow(this.conn))
+      this.conn.writeSync('starting a snapshot', () => this.replication.beginSnapshotNow())
     } catch (e) {
       end()
       throw e
     }
     return {
-      stage: (changes) => this.conn.writeSync('staging a snapshot', () => stageSnapshotNow(this.conn, changes)),
+      stage: (changes) => this.conn.writeSync('staging a snapshot', () => this.replication.stageSnapshotNow(changes)),
       finish: () => {
         try {
           this.conn.writeSync('replacing all rows', () => {
             if (this.outboxTable.count() > 0)
               throw new StoreError('conflict', 'the outbox holds writes PostgreSQL has not received; replay them before replacing the data')
-            swapInSnapshotNow(this.conn)
-            dropSnapshotNow(this.conn)
+            this.replication.swapInSnapshotNow()
+            this.replication.dropSnapshotNow()
           })
         } finally {
           // also when it failed: switching back drops the staged tables, as abort() would
@@ -240,7 +251,7 @@ export class SqliteStore implements ReplicableStore {
       },
       abort: () => {
         try {
-          this.conn.writeSync('dropping a snapshot', () => dropSnapshotNow(this.conn))
+          this.conn.writeSync('dropping a snapshot', () => this.replication.dropSnapshotNow())
         } catch {
           // closed or busy: TEMP tables go with the connection anyway
         }
