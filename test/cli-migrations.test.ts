@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import postgres from 'postgres'
 import { runCli } from '../src/cli.ts'
-import type { MigrationDirs } from '../src/cli/migrations.ts'
+import { newMigration, type MigrationDirs } from '../src/cli/migrations.ts'
 import { migrationLabel, readMigrations, splitMigration } from '../src/db/migration-files.ts'
 import { POSTGRES_MIGRATIONS_DIR } from '../src/db/postgres/migrate.ts'
 import { SQLITE_MIGRATIONS_DIR } from '../src/db/sqlite/migrate.ts'
-import { TABLES } from '../src/db/tables.ts'
+import { defineTable, lastWriterWins, TABLES } from '../src/db/tables.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
 import { expectedIndexes, expectedShape, postgresIndexes, postgresShape, sqliteIndexes, sqliteShape } from './helpers/table-shape.ts'
 
@@ -225,6 +225,24 @@ describe('bun run db new <table>', () => {
     const emptied = new Database(path, { readonly: true })
     expect(emptied.query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${TABLES.map((t) => `'${t.name}'`).join(', ')})`).all()).toEqual([])
     emptied.close()
+  })
+
+  test("a fork's table whose foreign key points at another of the fork's tables: the key comes from the tables given", () => {
+    const lists = defineTable({
+      name: 'lists',
+      key: 'id',
+      columns: { id: { kind: 'id' }, updated_at: { kind: 'timestamp' }, version: { kind: 'integer' } },
+      merge: lastWriterWins(null),
+    })
+    const items = defineTable({
+      name: 'items',
+      key: 'id',
+      columns: { id: { kind: 'id' }, list_id: { kind: 'id', references: 'lists' }, updated_at: { kind: 'timestamp' }, version: { kind: 'integer' } },
+      merge: lastWriterWins(null),
+    })
+    const dirs = migrationDirs()
+    const [, sqlite] = newMigration(['items'], dirs, [...TABLES, lists, items])
+    expect(readFileSync(sqlite!, 'utf8')).toContain('  list_id TEXT NOT NULL REFERENCES lists (id),')
   })
 
   test('a table some migration creates already, in either folder, or a name no definition has: the pair of hints', async () => {

@@ -75,10 +75,10 @@ const HEADERS: Record<keyof MigrationDirs, (label: string) => string> = {
   sqlite: (label) => header(label, 'SQLite', `its PostgreSQL twin (postgres/migrations/${label}.sql)`),
 }
 
-/** The parts of a migration that creates `table` as its definition says, in `dialect`. */
-const tableParts = (dialect: keyof MigrationDirs, table: TableDefinition) => ({
+/** The parts of a migration that creates `table` as its definition says, in `dialect` (`tables`: what its foreign keys may point at). */
+const tableParts = (dialect: keyof MigrationDirs, table: TableDefinition, tables: readonly TableDefinition[]) => ({
   up: `-- made from the definition of ${table.name} in src/db/tables.ts
-${createTableSql(dialect, table, TABLES)}
+${createTableSql(dialect, table, tables)}
 `,
   down: `${dropTableSql(table)}
 `,
@@ -123,7 +123,7 @@ export function newMigration(args: string[], dirs: MigrationDirs, tables: readon
     const path = join(dirs[dialect], `${label}.sql`)
     try {
       mkdirSync(dirs[dialect], { recursive: true })
-      const { up, down } = table ? tableParts(dialect, table) : HINTS[dialect]
+      const { up, down } = table ? tableParts(dialect, table, tables) : HINTS[dialect]
       writeFileSync(path, `${HEADERS[dialect](label)}-- up\n${up}\n-- down\n${down}\n`, { flag: 'wx' })
     } catch (e) {
       for (const p of written) unlinkSync(p)
