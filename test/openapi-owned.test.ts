@@ -6,35 +6,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../src/app-env.ts'
-import { defineTable, lastWriterWins } from '../src/db/tables.ts'
 import { mountedOperations, openApiDocument, operationDoc } from '../src/openapi/document.ts'
 import { OPERATIONS } from '../src/openapi/operations.ts'
 import { ownedRoutes } from '../src/routes/owned-routes.ts'
 import { storableText } from '../src/validation.ts'
+import { bookmarks } from './helpers/bookmarks.ts'
 import { buildTestApp, call, type TestApp } from './helpers/test-app.ts'
 
 type Json = Record<string, any>
 
-const bookmarks = defineTable({
-  name: 'bookmarks',
-  key: 'id',
-  owner: 'owner_id',
-  searchable: ['title', 'url'],
-  rowName: 'bookmark',
-  columns: {
-    id: { kind: 'id' },
-    owner_id: { kind: 'id', references: 'users' },
-    title: { kind: 'text' },
-    url: { kind: 'text' },
-    search_text: { kind: 'text' },
-    created_at: { kind: 'timestamp' },
-    updated_at: { kind: 'timestamp' },
-    version: { kind: 'integer' },
-    deleted_at: { kind: 'timestamp', nullable: true },
-  },
-  merge: lastWriterWins('deleted_at'),
-  indexes: [{ name: 'bookmarks_owner_id', columns: ['owner_id', 'id'] }],
-})
 const title = storableText(z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'))
 const url = storableText(z.url('must be a URL'))
 

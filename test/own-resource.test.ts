@@ -18,9 +18,10 @@ import { FailoverStore } from '../src/db/failover-store.ts'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
 import { newId, type OutboxEntry } from '../src/db/store.ts'
-import { defineTable, lastWriterWins, TABLES } from '../src/db/tables.ts'
+import { TABLES } from '../src/db/tables.ts'
 import { createLogger } from '../src/logger.ts'
 import { ownedRoutes } from '../src/routes/owned-routes.ts'
+import { bookmarks } from './helpers/bookmarks.ts'
 import { seedAccounts } from '../src/seed.ts'
 import { storableText } from '../src/validation.ts'
 import { quietFailoverOptions } from './helpers/failover-store.ts'
@@ -36,27 +37,7 @@ setDefaultTimeout(60_000)
 
 // ---- what a fork writes ----
 
-// 1. The definition (in a fork: src/db/tables.ts, listed in TABLES after users).
-const bookmarks = defineTable({
-  name: 'bookmarks',
-  key: 'id',
-  owner: 'owner_id',
-  searchable: ['title', 'url'],
-  rowName: 'bookmark',
-  columns: {
-    id: { kind: 'id' },
-    owner_id: { kind: 'id', references: 'users' },
-    title: { kind: 'text' },
-    url: { kind: 'text' },
-    search_text: { kind: 'text' },
-    created_at: { kind: 'timestamp' },
-    updated_at: { kind: 'timestamp' },
-    version: { kind: 'integer' },
-    deleted_at: { kind: 'timestamp', nullable: true },
-  },
-  merge: lastWriterWins('deleted_at'),
-  indexes: [{ name: 'bookmarks_owner_id', columns: ['owner_id', 'id'] }],
-})
+// 1. The definition: test/helpers/bookmarks.ts (in a fork: src/db/tables.ts, listed in TABLES after users).
 
 // 2. The migration pair: `bun run db new bookmarks` writes both dialects' CREATE TABLE from the
 //    definition (forkMigrations below, into a copy of the app's migration folders).
