@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { FailoverStore } from '../src/db/failover-store.ts'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { SqliteStore } from '../src/db/sqlite/sqlite-store.ts'
 import { newId } from '../src/db/store.ts'
-import { fallbackIn, quietFailoverOptions } from './helpers/failover-store.ts'
+import type { FailoverStore } from '../src/db/failover-store.ts'
+import { fallbackIn, primaryModeFailover } from './helpers/failover-store.ts'
 import { startFaultProxy, type FaultMode, type FaultProxy } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
 import { pgBouncerUnavailable, startPgBouncer, type PgBouncer, type PgBouncerStyle } from './helpers/pgbouncer.ts'
@@ -110,16 +110,7 @@ describe.skipIf(!ok).each(ROUTES)('FailoverStore under PostgreSQL faults (%s)', 
       sslmode: 'disable',
     })
     const fallback = fallbackIn(dir)
-    const store = new FailoverStore({
-      ...quietFailoverOptions(dir),
-      primary,
-      primaryConfigured: true,
-      primaryUp: true,
-      primaryError: null,
-      fallback,
-      probeIntervalMs: 100,
-      probeTimeoutMs: 300,
-    })
+    const store = primaryModeFailover(dir, primary, fallback, { probeIntervalMs: 100, probeTimeoutMs: 300 })
     await store.init()
     store.startMonitor()
     const admin = postgres(db.url, { max: 1, onnotice: () => {} })

@@ -11,7 +11,7 @@ import { FailoverStore } from '../src/db/failover-store.ts'
 import { toStoreError } from '../src/db/postgres/errors.ts'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
 import { newId } from '../src/db/store.ts'
-import { fallbackIn, quietFailoverOptions } from './helpers/failover-store.ts'
+import { fallbackIn, primaryModeFailover } from './helpers/failover-store.ts'
 import { waitFor } from './helpers/failover-workload.ts'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres, type TestDatabase } from './helpers/pg.ts'
@@ -87,13 +87,7 @@ describe.skipIf(!ok)('nap or outage', () => { // skipped only when PostgreSQL is
       quick++
       return quickPing(deadlineMs).finally(() => quickSettled++)
     }
-    const store = new FailoverStore({
-      ...quietFailoverOptions(dir),
-      primary,
-      primaryConfigured: true,
-      primaryUp: true,
-      primaryError: null,
-      fallback: fallbackIn(dir),
+    const store = primaryModeFailover(dir, primary, fallbackIn(dir), {
       probeIntervalMs: o.probeIntervalMs ?? 100,
       probeTimeoutMs: o.probeTimeoutMs ?? 300,
       idleAfterMs: o.idleAfterMs,

@@ -24,7 +24,7 @@ import { ownedRoutes } from '../src/routes/owned-routes.ts'
 import { bookmarks } from './helpers/bookmarks.ts'
 import { seedAccounts } from '../src/seed.ts'
 import { storableText } from '../src/validation.ts'
-import { quietFailoverOptions } from './helpers/failover-store.ts'
+import { primaryModeFailover, quietFailoverOptions } from './helpers/failover-store.ts'
 import { waitFor } from './helpers/failover-workload.ts'
 import { startFaultProxy, type FaultMode } from './helpers/fault-proxy.ts'
 import { createTestDatabase, pgAvailable, requirePostgres } from './helpers/pg.ts'
@@ -176,16 +176,7 @@ if (ok) {
       const admin = postgres(db.url, { max: 1, onnotice: () => {} })
       const primary = postgresStore(proxy.proxiedUrl(db.url))
       const fallback = sqliteStore()
-      const store = new FailoverStore({
-        ...quietFailoverOptions(dir),
-        primary,
-        primaryConfigured: true,
-        primaryUp: true,
-        primaryError: null,
-        fallback,
-        probeIntervalMs: 100,
-        probeTimeoutMs: 300,
-      })
+      const store = primaryModeFailover(dir, primary, fallback, { probeIntervalMs: 100, probeTimeoutMs: 300 })
       try {
         const app = await appOn(store)
         store.startMonitor()

@@ -20,6 +20,16 @@ export const quietFailoverOptions = (dir: string) => ({
 /** A fresh fallback file in `dir`. */
 export const fallbackIn = (dir: string): SqliteStore => new SqliteStore({ path: join(dir, `${newId()}.db`), busyTimeoutS: 5 })
 
+/** A FailoverStore over `primary` and `fallback` that starts in primary mode (not yet initialised); `options` override the quiet ones. */
+export function primaryModeFailover(
+  dir: string,
+  primary: PostgresStore,
+  fallback: SqliteStore,
+  options: Partial<ConstructorParameters<typeof FailoverStore>[0]> = {},
+): FailoverStore {
+  return new FailoverStore({ ...quietFailoverOptions(dir), primary, primaryConfigured: true, primaryUp: true, primaryError: null, fallback, ...options })
+}
+
 export interface PrimaryModeStore {
   store: FailoverStore
   primary: PostgresStore
@@ -34,7 +44,7 @@ export async function failoverOnPostgres(dir: string, name: string): Promise<Pri
   const db = await createTestDatabase(name)
   const primary = new PostgresStore({ url: db.url, poolSize: 4, connectTimeoutS: 5, statementTimeoutMs: 15_000, sslmode: 'disable' })
   const fallback = fallbackIn(dir)
-  const store = new FailoverStore({ ...quietFailoverOptions(dir), primary, primaryConfigured: true, primaryUp: true, primaryError: null, fallback })
+  const store = primaryModeFailover(dir, primary, fallback)
   await store.init()
   return {
     store,
