@@ -25,7 +25,7 @@ function recorder(opts: { failWith?: Error } = {}) {
   const failures: unknown[] = []
   const mirror = new Mirror({
     apply: async (changes) => {
-      batches.push(changes.map((c) => (c.table === 'settings' ? c.row.key : '?')))
+      batches.push(changes.map((c) => (c.table === 'settings' ? (c.row as { key: string }).key : '?')))
       if (opts.failWith) throw opts.failWith
     },
     failed: (err) => failures.push(err),

@@ -15,6 +15,7 @@ import {
   type RowChange,
   type Store,
   type SyncTable,
+  type TableRow,
   type User,
 } from '../src/db/store.ts'
 import { clockPast, expectStoreError, makeAudit, makeNote, makeSession, makeUser } from './helpers/contract-fixtures.ts'
@@ -184,7 +185,7 @@ describe('recording in the outbox', () => {
 
   test('inside transaction(): the sink hears of writes only when they commit', async () => {
     const s = await freshStore()
-    const heard: RowChange[] = []
+    const heard: TableRow[] = []
     const sinkStore = s.withChangeSink((c) => heard.push(c))
     let heardBeforeCommit = -1
     await expect(

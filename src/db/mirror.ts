@@ -3,7 +3,7 @@
 // for a few milliseconds and applied in one SQLite write, so one transaction serves many of them.
 // Measured on a file database: a mirrored note costs 12 µs of CPU in batches of 16 and 6-7 µs in
 // batches of 64 or more; under load (3,500 note creates/s) 20 ms gather about 70.
-import type { RowChange } from './store.ts'
+import type { TableRow } from './store.ts'
 
 /** how long a mirrored row may wait for others to share its SQLite transaction */
 export const MIRROR_DELAY_MS = 20
@@ -12,21 +12,21 @@ export const MIRROR_BATCH_MAX = 500
 
 export interface MirrorOptions {
   /** applies rows in one SQLite write (SqliteStore.applyMirrored) */
-  apply(changes: RowChange[]): Promise<unknown>
+  apply(changes: TableRow[]): Promise<unknown>
   /** a batch could not be applied: the copy is no longer faithful */
   failed(err: unknown): void
   delayMs?: number
 }
 
 export class Mirror {
-  private pending: RowChange[] = []
+  private pending: TableRow[] = []
   private timer: ReturnType<typeof setTimeout> | null = null
   /** the last batch handed to SQLite; batches are applied in the order they are handed over */
   private last: Promise<void> = Promise.resolve()
 
   constructor(private readonly opts: MirrorOptions) {}
 
-  add(changes: RowChange[]): void {
+  add(changes: TableRow[]): void {
     if (changes.length === 0) return
     this.pending.push(...changes)
     if (this.pending.length >= MIRROR_BATCH_MAX) void this.flush()

@@ -343,7 +343,8 @@ export interface TableRow {
   readonly row: object
 }
 
-export type ChangeSink = (change: RowChange) => void
+/** Told every row a write wrote: a built-in table's RowChange, or a row of a fork's table. */
+export type ChangeSink = (change: TableRow) => void
 
 /**
  * applied: the row now stands as given.

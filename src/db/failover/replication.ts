@@ -7,7 +7,7 @@ import { backupFallback } from '../backup.ts'
 import { Mirror } from '../mirror.ts'
 import type { PostgresStore } from '../postgres/postgres-store.ts'
 import type { SqliteStore } from '../sqlite/sqlite-store.ts'
-import { isStoreError, StoreError, type RowChange } from '../store.ts'
+import { isStoreError, StoreError, type TableRow } from '../store.ts'
 import * as sync from '../sync.ts'
 import type { WriteGate } from '../write-gate.ts'
 import { errorLine } from './error-line.ts'
@@ -30,7 +30,7 @@ export class Replication {
   private currentJournalMode: string
   private readonly mirror: Mirror
   /** rows mirrored while a copy runs, else null: they may be newer than the copy, which re-applies them */
-  private copying: RowChange[] | null = null
+  private copying: TableRow[] | null = null
   private recopyWanted = false
   private readonly pace = new sync.ReplayPace()
 
@@ -61,7 +61,7 @@ export class Replication {
   }
 
   /** rows a write committed on PostgreSQL: on their way into SQLite */
-  committed(changes: RowChange[]): void {
+  committed(changes: TableRow[]): void {
     this.copying?.push(...changes)
     this.mirror.add(changes)
   }

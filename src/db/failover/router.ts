@@ -4,7 +4,7 @@
 // the call is retried on SQLite.
 import type { PostgresStore } from '../postgres/postgres-store.ts'
 import type { SqliteStore } from '../sqlite/sqlite-store.ts'
-import { isStoreError, type MethodKind, type RowChange, type Store } from '../store.ts'
+import { isStoreError, type MethodKind, type Store, type TableRow } from '../store.ts'
 import type { WriteGate } from '../write-gate.ts'
 import { errorLine } from './error-line.ts'
 import type { InFlightCalls } from './in-flight.ts'
@@ -21,7 +21,7 @@ export interface RouterParts {
   inFlight: InFlightCalls
   gate: WriteGate
   /** the rows a write committed on PostgreSQL (the mirror takes them) */
-  committed(changes: RowChange[]): void
+  committed(changes: TableRow[]): void
   /** a request needs a database: the primary is not idle */
   touch(): void
   /** a primary call started: the monitor watches it */
@@ -63,7 +63,7 @@ export class StoreRouter {
           return await this.onPrimaryAgainAfterNap(async () => {
             attempts++
             // Rows are mirrored only from the attempt that succeeded: a failed one may have been rolled back.
-            const changes: RowChange[] = []
+            const changes: TableRow[] = []
             try {
               const result = await run(primary.withChangeSink((c) => changes.push(c)))
               this.parts.committed(changes)

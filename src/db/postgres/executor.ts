@@ -1,7 +1,7 @@
 // How repositories reach PostgreSQL: every query under our deadline with errors mapped to
 // StoreError, inside a transaction when there is one, and every written row reported to the sink.
 import type postgres from 'postgres'
-import { nowIso, type Caller, type ChangeSink, type RowChange } from '../store.ts'
+import { nowIso, type Caller, type ChangeSink, type TableRow } from '../store.ts'
 import { Deadline, withDeadline, type Deadlined } from './deadline.ts'
 import { isConnectionLost, poolerRefusal, toStoreError } from './errors.ts'
 import type { PgPool, QuerySql, Sql } from './pool.ts'
@@ -132,7 +132,7 @@ export class PgExecutor {
     return await withDeadline(sql.savepoint(fn) as Promise<T>, this.deadlineMs, () => this.pool.discard(root))
   }
 
-  emit(change: RowChange): void {
+  emit(change: TableRow): void {
     this.sink?.(change)
   }
 
@@ -162,8 +162,8 @@ export class PgExecutor {
     let fnError: { error: unknown } | null = null
     // Rows written in here reach the sink only once this transaction (or savepoint) has succeeded:
     // a savepoint rolled back, its error caught by the outer transaction, must not reach the mirror.
-    const written: RowChange[] = []
-    const sink = this.sink ? (change: RowChange) => void written.push(change) : null
+    const written: TableRow[] = []
+    const sink = this.sink ? (change: TableRow) => void written.push(change) : null
     const body = async (sql: TxSql): Promise<T> => {
       // Without startup parameters (a transaction-mode pooler) the statement timeout is set per
       // transaction, sent ahead of fn's first query on the same connection: no round trip of its own.

@@ -6,7 +6,7 @@ import {
   budgetedPage, fieldBytes, ownedLimitError, ownedShape, OWNED_PAGE_MAX_BYTES, OWNED_SEARCH_SCAN_BYTES,
   type Owned, type OwnedPatch, type OwnedRepo, type OwnedShape, type OwnedTable,
 } from '../owned.ts'
-import { nowIso, type RowChange } from '../store.ts'
+import { nowIso } from '../store.ts'
 import { searchTextOf } from '../tables.ts'
 import type { PgExecutor } from './executor.ts'
 import type { QuerySql } from './pool.ts'
@@ -198,8 +198,7 @@ export function createOwnedRepo<F extends string>(ex: PgExecutor, compiled: Comp
   const toRecord = compiled.toRecord as (row: object) => Owned<F>
   const written = (row: Row): Owned<F> => {
     const record = toRecord(row)
-    // A fork's table is no member of the built-in RowChange union; its rows travel the same way.
-    ex.emit({ table: shape.table, row: record } as RowChange)
+    ex.emit({ table: shape.table, row: record })
     return record
   }
   const run = <T>(build: (sql: QuerySql) => unknown) => ex.run((sql) => build(sql) as never) as Promise<T>

@@ -4,14 +4,14 @@
 import type { Database, Statement } from 'bun:sqlite'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Params } from '../codec.ts'
-import { newId, nowIso, StoreError, type Caller, type ChangeSink, type RowChange } from '../store.ts'
+import { newId, nowIso, StoreError, type Caller, type ChangeSink, type TableRow } from '../store.ts'
 import type { SyncTables } from '../sync-tables.ts'
 import { AsyncLock } from './async-lock.ts'
 import { checkCaller } from './caller.ts'
 import { mapErrors, toStoreError, type ErrorHints } from './errors.ts'
 
 export type Stmt<R> = Statement<R, [Params] | []>
-export type Emit = (change: RowChange) => void
+export type Emit = (change: TableRow) => void
 
 /**
  * Where an operation runs. The store's scope waits for the store's lock; a transaction's scope has a
@@ -21,7 +21,7 @@ export interface Scope {
   readonly lock: AsyncLock
   readonly sink: ChangeSink | null
   /** inside transaction(): changes held back until the transaction is about to commit */
-  readonly pending: RowChange[] | null
+  readonly pending: TableRow[] | null
   /** 0 for the store itself, n inside n nested transaction() calls */
   readonly depth: number
   ended: boolean
@@ -174,7 +174,7 @@ export class SqliteConnection {
   }
 
   private runWrite<T>(scope: Scope, body: (emit: Emit) => T, toOutbox: boolean): T {
-    const changes: RowChange[] = []
+    const changes: TableRow[] = []
     const result = body((change) => {
       changes.push(change)
       if (toOutbox && this.recordingOutbox) this.appendOutbox(change)
@@ -246,7 +246,7 @@ export class SqliteConnection {
     return mapErrors(() => this.inImmediateTx(fn) as T)
   }
 
-  private appendOutbox(change: RowChange): void {
+  private appendOutbox(change: TableRow): void {
     const { lastInsertRowid } = this.stmt('INSERT INTO outbox (op_id, tbl, row_id, row_json, at) VALUES ($op_id, $tbl, $row_id, $row_json, $at)').run({
       op_id: newId(),
       tbl: change.table,
@@ -263,7 +263,7 @@ export class SqliteConnection {
    */
   transaction<T>(scope: Scope, fn: (child: Scope) => Promise<T>): Promise<T> {
     return this.locked(scope, async () => {
-      const pending: RowChange[] = []
+      const pending: TableRow[] = []
       const child: Scope = { lock: new AsyncLock(), sink: scope.sink, pending, depth: scope.depth + 1, ended: false, caller: scope.caller }
       const outermost = scope.depth === 0
       const savepoint = `tx_${child.depth}`

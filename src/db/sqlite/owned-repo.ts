@@ -6,7 +6,7 @@ import {
   budgetedPage, fieldBytes, ownedLimitError, ownedShape, OWNED_PAGE_MAX_BYTES, OWNED_SEARCH_SCAN_BYTES,
   type Owned, type OwnedRepo, type OwnedShape, type OwnedTable, type OwnedUsage,
 } from '../owned.ts'
-import { nowIso, type RowChange } from '../store.ts'
+import { nowIso, type TableRow } from '../store.ts'
 import { searchTextOf } from '../tables.ts'
 import type { Scope, SqliteConnection } from './connection.ts'
 import type { ErrorHints } from './errors.ts'
@@ -95,8 +95,7 @@ export function sqliteOwnedRepo<F extends string>(conn: SqliteConnection, scope:
   const searched = searchable.length > 0
   // the one place a row becomes a record of this resource: its columns are the definition's
   const toRecord = compiled.toRecord as (row: object) => Owned<F>
-  // A fork's table is no member of the built-in RowChange union; its rows travel the same way.
-  const change = (record: Owned<F>) => ({ table: shape.table, row: record }) as RowChange
+  const change = (record: Owned<F>): TableRow => ({ table: shape.table, row: record })
   const get = (ownerId: string, id: string) => conn.stmt<Row>(compiled.get).get({ id, owner: ownerId })
   /** the owner's live rows, but `exceptId`: how many, and their bytes */
   const usage = (ownerId: string, exceptId: string | null) => conn.stmt<OwnedUsage>(compiled.usage).get({ owner: ownerId, except_id: exceptId })!

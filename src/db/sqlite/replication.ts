@@ -1,7 +1,7 @@
 // What the failover layer asks of SQLite beyond Store: last-writer-wins upserts, ordered export and
 // the snapshot swap, for the tables the store was opened with, each table's SQL made once per store.
 import { incomingWinsSql } from '../merge-sql.ts'
-import type { ApplyOutcome, RowChange, TableRow } from '../store.ts'
+import type { ApplyOutcome, TableRow } from '../store.ts'
 import type { PreparedTable, SyncTables } from '../sync-tables.ts'
 import type { Emit, SqliteConnection } from './connection.ts'
 import { isRefusedRow, isUniqueViolation } from './errors.ts'
@@ -59,8 +59,7 @@ export class SqliteReplication {
       throw e
     }
     if (changes === 0) return 'stale'
-    // A fork's table is no member of the built-in RowChange union; its rows travel the same way.
-    emit(change as RowChange)
+    emit(change)
     return 'applied'
   }
 
