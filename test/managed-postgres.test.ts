@@ -11,7 +11,7 @@ import postgres from 'postgres'
 import { initialStyle, connectionOptions, poolerSigns } from '../src/db/postgres/connection-options.ts'
 import { toStoreError } from '../src/db/postgres/errors.ts'
 import { PostgresStore } from '../src/db/postgres/postgres-store.ts'
-import { StoreError } from '../src/db/store.ts'
+import { newId, StoreError, type TableRow } from '../src/db/store.ts'
 import { makeNote, makeSession, makeUser } from './helpers/contract-fixtures.ts'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts'
 import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, eventLine, failoverEnv, Ledger, makeWriters, verifyLedger, waitFor } from './helpers/failover-workload.ts'
@@ -160,6 +160,34 @@ describe.skipIf(!pgUp)('a write retried after a lost connection recognises its o
       expect((await store.sessions.rotate(first.id, next))?.id).toBe(next.id)
       // another rotation of the old token is a reuse
       expect(await store.sessions.rotate(first.id, makeSession(user.id))).toBeNull()
+    } finally {
+      await store.close()
+    }
+  })
+
+  test('the retry reports the row it found to the mirror: what the lost first attempt committed still reaches SQLite', async () => {
+    const { db } = await freshDatabase('retry_mirror')
+    const store = new PostgresStore({ url: db.url, poolSize: 2, connectTimeoutS: 5, statementTimeoutMs: 15_000, sslmode: 'disable' })
+    try {
+      await store.migrate()
+      // the first attempts commit without a sink: their rows are as lost to the mirror as their answers
+      const userInput = makeUser()
+      const user = await store.users.create(userInput)
+      const eventInput = { id: newId(), action: 'user.login', actorId: user.id, targetId: user.id }
+      const event = await store.audit.append(eventInput)
+      const noteInput = makeNote(user.id)
+      const note = await store.notes.create(noteInput)
+
+      const heard: TableRow[] = []
+      const retry = store.withChangeSink((c) => heard.push(c))
+      expect(await retry.users.create(userInput)).toEqual(user)
+      expect(await retry.audit.append(eventInput)).toEqual(event)
+      expect(await retry.notes.create(noteInput)).toEqual(note)
+      expect(heard).toEqual([
+        { table: 'users', row: user },
+        { table: 'audit', row: event },
+        { table: 'notes', row: note },
+      ])
     } finally {
       await store.close()
     }

@@ -35,14 +35,13 @@ export function createAuditRepo(ex: PgExecutor): AuditRepo {
         insert into audit ${sql(CODECS.audit.toPostgres(event))}
         on conflict (id) do nothing
         returning *`)
-      if (row) {
-        const event = toAuditEvent(row)
-        ex.emit({ table: 'audit', row: event })
-        return event
-      }
-      // appended before (a retried request): the stored event stands
-      const [existing] = await ex.run((sql) => sql<AuditRow[]>`select * from audit where id = ${input.id}`)
-      return toAuditEvent(existing!)
+      // Else appended before: by a retried request, or by this call's first attempt, which committed
+      // before its connection died and whose rows were never mirrored. The stored event stands, and
+      // is reported again so that it reaches SQLite (applying it there twice changes nothing).
+      const [stored] = row ? [row] : await ex.run((sql) => sql<AuditRow[]>`select * from audit where id = ${input.id}`)
+      const appended = toAuditEvent(stored!)
+      ex.emit({ table: 'audit', row: appended })
+      return appended
     },
 
     async list({ limit, cursor }) {
