@@ -19,11 +19,11 @@ import { ModeMachine } from './failover/modes.ts'
 import { PrimaryMonitor } from './failover/monitor.ts'
 import { PrimaryHealth } from './failover/primary-health.ts'
 import { Replication } from './failover/replication.ts'
-import { routedRepo, ROUTED_REPOS } from './failover/routed-repo.ts'
+import { routedOwnedRepo, ROUTED_REPOS, type StoreRoute } from './failover/routed-repo.ts'
 import { StoreRouter } from './failover/router.ts'
 import { RuntimeHistory, type HistorySnapshot } from './history.ts'
 import type { OpenedStores } from './open.ts'
-import { defineOwnedRepos, OWNED_REPO_KINDS, type FieldsOf, type OwnedRepo, type OwnedRepos, type OwnedTable } from './owned.ts'
+import { defineOwnedRepos, type FieldsOf, type OwnedRepo, type OwnedRepos, type OwnedTable } from './owned.ts'
 import type { DatabaseRuntime, Mode, ProbeResult, RuntimeStatus, SyncConflict } from './runtime.ts'
 import {
   isStoreError,
@@ -31,7 +31,6 @@ import {
   type AuditRepo,
   type Caller,
   type MigrationReport,
-  type RepoName,
   type SessionRepo,
   type SettingsRepo,
   type Store,
@@ -136,10 +135,11 @@ export class FailoverStore implements Store, DatabaseRuntime {
       touch: () => monitor.touch(),
       callStarted: () => monitor.watchCalls(),
     })
-    this.users = this.routed('users')
-    this.sessions = this.routed('sessions')
-    this.audit = this.routed('audit')
-    this.settings = this.routed('settings')
+    const route = this.router.route
+    this.users = ROUTED_REPOS.users(route)
+    this.sessions = ROUTED_REPOS.sessions(route)
+    this.audit = ROUTED_REPOS.audit(route)
+    this.settings = ROUTED_REPOS.settings(route)
   }
 
   get kind(): StoreKind {
@@ -174,49 +174,13 @@ export class FailoverStore implements Store, DatabaseRuntime {
     this.monitor.start()
   }
 
-  /** `name`'s repository, each call routed to the store in use (`view` of it: the caller's, for as()) */
-  private routed<N extends RepoName>(name: N, view: (s: Store) => Store = (s) => s): Store[N] {
-    return ROUTED_REPOS[name]((kind, run) => this.router.route(kind, (s) => run(view(s))))
-  }
-
   resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
-    return this.routedResource(table)
-  }
-
-  /** the owned resource `table`'s repository, routed as routed() routes the others */
-  private routedResource<T extends OwnedTable>(table: T, view: (s: Store) => Store = (s) => s): OwnedRepo<FieldsOf<T>> {
-    return routedRepo<OwnedRepo<FieldsOf<T>>>(OWNED_REPO_KINDS, (kind, call) => this.router.route(kind, (s) => call(view(s).resource(table))))
+    return routedOwnedRepo(table, this.router.route)
   }
 
   /** This store acting for `caller` (Store.as): routed as any call, checked by whichever store serves it. */
   as(caller: Caller): Store {
-    const self = this
-    const on = (s: Store) => s.as(caller)
-    const view: Omit<Store, keyof OwnedRepos> = {
-      get kind() {
-        return self.kind
-      },
-      get users() {
-        return self.routed('users', on)
-      },
-      get sessions() {
-        return self.routed('sessions', on)
-      },
-      get audit() {
-        return self.routed('audit', on)
-      },
-      get settings() {
-        return self.routed('settings', on)
-      },
-      ping: () => this.ping(),
-      migrate: () => this.migrate(),
-      transaction: (fn) => this.router.write((s) => on(s).transaction(fn)),
-      resource: (table) => this.routedResource(table, on),
-      as: (other) => this.as(other),
-      close: () => this.close(),
-    }
-    defineOwnedRepos(view)
-    return view as Store
+    return new CallerView(this, this.router, caller)
   }
 
   /** resolves once every row PostgreSQL committed so far is in SQLite (see Mirror) */
@@ -365,3 +329,73 @@ export class FailoverStore implements Store, DatabaseRuntime {
 const round = (ms: number) => Math.round(ms * 10) / 10
 
 defineOwnedRepos(FailoverStore.prototype)
+
+// Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
+interface CallerView extends OwnedRepos {}
+
+/**
+ * A FailoverStore acting for one caller (Store.as), made for every request: each call is routed as
+ * the store's own are, to that store's view for the caller. A request uses one or two of its
+ * repositories: each is made on first use.
+ */
+class CallerView implements Store {
+  #users: UserRepo | null = null
+  #sessions: SessionRepo | null = null
+  #audit: AuditRepo | null = null
+  #settings: SettingsRepo | null = null
+  private readonly route: StoreRoute
+
+  constructor(
+    private readonly store: FailoverStore,
+    private readonly router: StoreRouter,
+    private readonly caller: Caller,
+  ) {
+    this.route = (kind, run) => router.route(kind, (s) => run(s.as(caller)))
+  }
+
+  get kind(): StoreKind {
+    return this.store.kind
+  }
+
+  get users(): UserRepo {
+    return (this.#users ??= ROUTED_REPOS.users(this.route))
+  }
+
+  get sessions(): SessionRepo {
+    return (this.#sessions ??= ROUTED_REPOS.sessions(this.route))
+  }
+
+  get audit(): AuditRepo {
+    return (this.#audit ??= ROUTED_REPOS.audit(this.route))
+  }
+
+  get settings(): SettingsRepo {
+    return (this.#settings ??= ROUTED_REPOS.settings(this.route))
+  }
+
+  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
+    return routedOwnedRepo(table, this.route)
+  }
+
+  ping(): Promise<void> {
+    return this.store.ping()
+  }
+
+  migrate(): Promise<MigrationReport> {
+    return this.store.migrate()
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.router.write((s) => s.as(this.caller).transaction(fn))
+  }
+
+  as(other: Caller): Store {
+    return this.store.as(other)
+  }
+
+  close(): Promise<void> {
+    return this.store.close()
+  }
+}
+
+defineOwnedRepos(CallerView.prototype)

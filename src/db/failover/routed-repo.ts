@@ -1,5 +1,6 @@
 // A repository whose every call is handed to a route, which picks the database: the failover layer's
 // one seam between the routes' typed calls and the two stores.
+import { OWNED_REPO_KINDS, type FieldsOf, type OwnedRepo, type OwnedTable } from '../owned.ts'
 import { REPO_KINDS, type MethodKind, type RepoKinds, type RepoName, type Store } from '../store.ts'
 
 type Method = (...args: never[]) => Promise<unknown>
@@ -34,3 +35,7 @@ export const ROUTED_REPOS: { readonly [N in RepoName]: (route: StoreRoute) => St
   audit: (route) => routedRepo(REPO_KINDS.audit, (kind, call) => route(kind, (s) => call(s.audit))),
   settings: (route) => routedRepo(REPO_KINDS.settings, (kind, call) => route(kind, (s) => call(s.settings))),
 }
+
+/** The repository of the owned table `table`, its calls sent through `route` (OWNED_REPO_KINDS). */
+export const routedOwnedRepo = <T extends OwnedTable>(table: T, route: StoreRoute): OwnedRepo<FieldsOf<T>> =>
+  routedRepo<OwnedRepo<FieldsOf<T>>>(OWNED_REPO_KINDS, (kind, call) => route(kind, (s) => call(s.resource(table))))

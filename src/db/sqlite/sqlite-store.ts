@@ -61,25 +61,71 @@ interface Opened {
 
 const isMemory = (path: string) => path === ':memory:' || path === ''
 
-/** the Store a scope sees: the store itself, a change-sink view of it, or a transaction's `tx` */
-function storeView(opened: Opened, scope: Scope, close: () => Promise<void>): Store {
-  const { conn, ownedOf } = opened
-  const view = {
-    kind: 'sqlite' as const,
-    users: sqliteUserRepo(conn, scope),
-    sessions: sqliteSessionRepo(conn, scope),
-    audit: sqliteAuditRepo(conn, scope),
-    settings: sqliteSettingsRepo(conn, scope),
-    resource: <T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> => sqliteOwnedRepo(conn, scope, ownedOf(table)),
-    ping: () => conn.read(scope, () => void conn.stmt('SELECT 1').get()),
-    migrate: () => conn.read(scope, () => migrateSqlite(conn.db, opened.migrationsDir)),
-    transaction: <T>(fn: (tx: Store) => Promise<T>) => conn.transaction(scope, (child) => fn(storeView(opened, child, notInTransaction))),
-    as: (caller: Caller) => storeView(opened, callerScope(scope, caller), close),
-    close,
+// Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
+interface SqliteStoreView extends OwnedRepos {}
+
+/**
+ * The Store a scope sees: the store itself, a change-sink view of it, a caller's view (one per
+ * request) or a transaction's `tx`. A request uses one or two of its repositories: each is made on
+ * first use.
+ */
+class SqliteStoreView implements Store {
+  readonly kind = 'sqlite' as const
+  #users: UserRepo | null = null
+  #sessions: SessionRepo | null = null
+  #audit: AuditRepo | null = null
+  #settings: SettingsRepo | null = null
+  #owned: Map<string, unknown> | null = null
+
+  constructor(
+    private readonly opened: Opened,
+    private readonly scope: Scope,
+    readonly close: () => Promise<void>,
+  ) {}
+
+  get users(): UserRepo {
+    return (this.#users ??= sqliteUserRepo(this.opened.conn, this.scope))
   }
-  defineOwnedRepos(view)
-  return view as typeof view & OwnedRepos
+
+  get sessions(): SessionRepo {
+    return (this.#sessions ??= sqliteSessionRepo(this.opened.conn, this.scope))
+  }
+
+  get audit(): AuditRepo {
+    return (this.#audit ??= sqliteAuditRepo(this.opened.conn, this.scope))
+  }
+
+  get settings(): SettingsRepo {
+    return (this.#settings ??= sqliteSettingsRepo(this.opened.conn, this.scope))
+  }
+
+  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
+    const made = (this.#owned ??= new Map())
+    let repo = made.get(table.name) as OwnedRepo<FieldsOf<T>> | undefined
+    if (!repo) made.set(table.name, (repo = sqliteOwnedRepo<FieldsOf<T>>(this.opened.conn, this.scope, this.opened.ownedOf(table))))
+    return repo
+  }
+
+  ping(): Promise<void> {
+    const { conn } = this.opened
+    return conn.read(this.scope, () => void conn.stmt('SELECT 1').get())
+  }
+
+  migrate(): Promise<MigrationReport> {
+    const { conn, migrationsDir } = this.opened
+    return conn.read(this.scope, () => migrateSqlite(conn.db, migrationsDir))
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.opened.conn.transaction(this.scope, (child) => fn(new SqliteStoreView(this.opened, child, notInTransaction)))
+  }
+
+  as(caller: Caller): Store {
+    return new SqliteStoreView(this.opened, callerScope(this.scope, caller), this.close)
+  }
 }
+
+defineOwnedRepos(SqliteStoreView.prototype)
 
 const notInTransaction = () => Promise.reject(new StoreError('invalid', 'close the store, not a transaction of it'))
 
@@ -122,14 +168,12 @@ export class SqliteStore implements ReplicableStore {
   readonly sessions: SessionRepo
   readonly audit: AuditRepo
   readonly settings: SettingsRepo
-  readonly ping: () => Promise<void>
-  readonly migrate: () => Promise<MigrationReport>
-  readonly transaction: <T>(fn: (tx: Store) => Promise<T>) => Promise<T>
-  readonly resource: Store['resource']
   /** the tables it replicates: the mirror's apply, the outbox, exports and the snapshot go by these */
   readonly syncTables: SyncTables
 
   private readonly opened: Opened
+  /** the store's own repositories: a view without sink or caller */
+  private readonly root: SqliteStoreView
   private readonly replication: SqliteReplication
   private readonly conn: SqliteConnection
   private readonly lock = new AsyncLock()
@@ -151,26 +195,35 @@ export class SqliteStore implements ReplicableStore {
       migrationsDir: opts.migrationsDir ?? SQLITE_MIGRATIONS_DIR,
     }
     this.scope = rootScope(this.lock, null)
-    const view = storeView(this.opened, this.scope, () => this.close())
-    this.users = view.users
-    this.sessions = view.sessions
-    this.resource = view.resource
-    this.audit = view.audit
-    this.settings = view.settings
-    this.ping = view.ping
-    this.migrate = view.migrate
-    this.transaction = view.transaction
+    this.root = new SqliteStoreView(this.opened, this.scope, () => this.close())
+    ;({ users: this.users, sessions: this.sessions, audit: this.audit, settings: this.settings } = this.root)
     const outbox = new SqliteOutbox(this.conn)
     this.outboxTable = outbox
     this.outbox = { count: () => outbox.count(), peek: (limit) => outbox.peek(limit), ack: (uptoSeq) => outbox.ack(uptoSeq) }
   }
 
+  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
+    return this.root.resource(table)
+  }
+
+  ping(): Promise<void> {
+    return this.root.ping()
+  }
+
+  migrate(): Promise<MigrationReport> {
+    return this.root.migrate()
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.root.transaction(fn)
+  }
+
   withChangeSink(sink: ChangeSink): Store {
-    return storeView(this.opened, rootScope(this.lock, sink), () => this.close())
+    return new SqliteStoreView(this.opened, rootScope(this.lock, sink), () => this.close())
   }
 
   as(caller: Caller): Store {
-    return storeView(this.opened, callerScope(this.scope, caller), () => this.close())
+    return new SqliteStoreView(this.opened, callerScope(this.scope, caller), () => this.close())
   }
 
   applyChange(change: TableRow): Promise<ApplyOutcome> {
