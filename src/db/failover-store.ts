@@ -31,12 +31,14 @@ import {
   type AuditRepo,
   type Caller,
   type MigrationReport,
+  type RepoName,
   type SessionRepo,
   type SettingsRepo,
   type Store,
   type StoreKind,
   type UserRepo,
 } from './store.ts'
+import { ViewRepos } from './view-repos.ts'
 import { WriteGate } from './write-gate.ts'
 
 /** What openStores found (reopenFallback may be left out: then cleanup cannot reopen), and how to run. */
@@ -330,19 +332,11 @@ const round = (ms: number) => Math.round(ms * 10) / 10
 
 defineOwnedRepos(FailoverStore.prototype)
 
-// Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
-interface CallerView extends OwnedRepos {}
-
 /**
  * A FailoverStore acting for one caller (Store.as), made for every request: each call is routed as
- * the store's own are, to that store's view for the caller. A request uses one or two of its
- * repositories: each is made on first use.
+ * the store's own are, to that store's view for the caller.
  */
-class CallerView implements Store {
-  #users: UserRepo | null = null
-  #sessions: SessionRepo | null = null
-  #audit: AuditRepo | null = null
-  #settings: SettingsRepo | null = null
+class CallerView extends ViewRepos implements Store {
   private readonly route: StoreRoute
 
   constructor(
@@ -350,6 +344,7 @@ class CallerView implements Store {
     private readonly router: StoreRouter,
     private readonly caller: Caller,
   ) {
+    super()
     this.route = (kind, run) => router.route(kind, (s) => run(s.as(caller)))
   }
 
@@ -357,23 +352,11 @@ class CallerView implements Store {
     return this.store.kind
   }
 
-  get users(): UserRepo {
-    return (this.#users ??= ROUTED_REPOS.users(this.route))
+  protected makeRepo<N extends RepoName>(name: N): Store[N] {
+    return ROUTED_REPOS[name](this.route)
   }
 
-  get sessions(): SessionRepo {
-    return (this.#sessions ??= ROUTED_REPOS.sessions(this.route))
-  }
-
-  get audit(): AuditRepo {
-    return (this.#audit ??= ROUTED_REPOS.audit(this.route))
-  }
-
-  get settings(): SettingsRepo {
-    return (this.#settings ??= ROUTED_REPOS.settings(this.route))
-  }
-
-  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
+  protected makeOwned<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
     return routedOwnedRepo(table, this.route)
   }
 
@@ -397,5 +380,3 @@ class CallerView implements Store {
     return this.store.close()
   }
 }
-
-defineOwnedRepos(CallerView.prototype)

@@ -1,7 +1,8 @@
 // A Store over one executor: a change-sink view of a PostgresStore, or one of its transactions.
 // ping, migrate and close belong to the PostgresStore that made the view.
-import { defineOwnedRepos, type FieldsOf, type OwnedRepo, type OwnedRepos, type OwnedTable } from '../owned.ts'
-import type { AuditRepo, Caller, MigrationReport, SessionRepo, SettingsRepo, Store, UserRepo } from '../store.ts'
+import type { FieldsOf, OwnedRepo, OwnedTable } from '../owned.ts'
+import type { Caller, MigrationReport, RepoName, Store } from '../store.ts'
+import { ViewRepos } from '../view-repos.ts'
 import { createAuditRepo } from './audit-repo.ts'
 import type { PgExecutor } from './executor.ts'
 import { createOwnedRepo, type CompiledOwned } from './owned-repo.ts'
@@ -12,48 +13,31 @@ import { createUserRepo } from './users-repo.ts'
 /** the compiled owned tables of the store that made the view (compileOwnedTables) */
 export type OwnedOf = (table: OwnedTable) => CompiledOwned
 
-// Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
-export interface PgStoreView extends OwnedRepos {}
+const REPOS: { readonly [N in RepoName]: (ex: PgExecutor) => Store[N] } = {
+  users: createUserRepo,
+  sessions: createSessionRepo,
+  audit: createAuditRepo,
+  settings: createSettingsRepo,
+}
 
-/**
- * A view is made for every write (its sink is that write's), and a write uses one or two of its
- * repositories: each is made on first use.
- */
-export class PgStoreView implements Store {
+/** A view is made for every write (its sink is that write's) and every caller's request. */
+export class PgStoreView extends ViewRepos implements Store {
   readonly kind = 'postgresql' as const
-  #users: UserRepo | null = null
-  #sessions: SessionRepo | null = null
-  #audit: AuditRepo | null = null
-  #settings: SettingsRepo | null = null
-  #owned: Map<string, unknown> | null = null
 
   constructor(
     private readonly ex: PgExecutor,
     private readonly owner: Store,
     private readonly ownedOf: OwnedOf,
-  ) {}
-
-  get users(): UserRepo {
-    return (this.#users ??= createUserRepo(this.ex))
+  ) {
+    super()
   }
 
-  get sessions(): SessionRepo {
-    return (this.#sessions ??= createSessionRepo(this.ex))
+  protected makeRepo<N extends RepoName>(name: N): Store[N] {
+    return REPOS[name](this.ex)
   }
 
-  get audit(): AuditRepo {
-    return (this.#audit ??= createAuditRepo(this.ex))
-  }
-
-  get settings(): SettingsRepo {
-    return (this.#settings ??= createSettingsRepo(this.ex))
-  }
-
-  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
-    const made = (this.#owned ??= new Map())
-    let repo = made.get(table.name) as OwnedRepo<FieldsOf<T>> | undefined
-    if (!repo) made.set(table.name, (repo = createOwnedRepo<FieldsOf<T>>(this.ex, this.ownedOf(table))))
-    return repo
+  protected makeOwned<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
+    return createOwnedRepo<FieldsOf<T>>(this.ex, this.ownedOf(table))
   }
 
   ping(): Promise<void> {
@@ -77,5 +61,3 @@ export class PgStoreView implements Store {
     return this.owner.close()
   }
 }
-
-defineOwnedRepos(PgStoreView.prototype)

@@ -20,6 +20,7 @@ import {
   type ChangeSink,
   type MigrationReport,
   type OutboxEntry,
+  type RepoName,
   type ReplicableStore,
   type RowChange,
   type SessionRepo,
@@ -41,6 +42,7 @@ import { sqliteSettingsRepo } from './settings-repo.ts'
 import { sqliteUserRepo } from './user-repo.ts'
 import { syncTables, type SyncTables } from '../sync-tables.ts'
 import { TABLES, type TableDefinition } from '../tables.ts'
+import { ViewRepos } from '../view-repos.ts'
 
 export interface SqliteStoreOptions {
   /** file path or ':memory:' */
@@ -61,49 +63,34 @@ interface Opened {
 
 const isMemory = (path: string) => path === ':memory:' || path === ''
 
-// Its owned repositories (one property per owned table of TABLES) are getters defined below the class.
-interface SqliteStoreView extends OwnedRepos {}
+const REPOS: { readonly [N in RepoName]: (conn: SqliteConnection, scope: Scope) => Store[N] } = {
+  users: sqliteUserRepo,
+  sessions: sqliteSessionRepo,
+  audit: sqliteAuditRepo,
+  settings: sqliteSettingsRepo,
+}
 
 /**
  * The Store a scope sees: the store itself, a change-sink view of it, a caller's view (one per
- * request) or a transaction's `tx`. A request uses one or two of its repositories: each is made on
- * first use.
+ * request) or a transaction's `tx`.
  */
-class SqliteStoreView implements Store {
+class SqliteStoreView extends ViewRepos implements Store {
   readonly kind = 'sqlite' as const
-  #users: UserRepo | null = null
-  #sessions: SessionRepo | null = null
-  #audit: AuditRepo | null = null
-  #settings: SettingsRepo | null = null
-  #owned: Map<string, unknown> | null = null
 
   constructor(
     private readonly opened: Opened,
     private readonly scope: Scope,
     readonly close: () => Promise<void>,
-  ) {}
-
-  get users(): UserRepo {
-    return (this.#users ??= sqliteUserRepo(this.opened.conn, this.scope))
+  ) {
+    super()
   }
 
-  get sessions(): SessionRepo {
-    return (this.#sessions ??= sqliteSessionRepo(this.opened.conn, this.scope))
+  protected makeRepo<N extends RepoName>(name: N): Store[N] {
+    return REPOS[name](this.opened.conn, this.scope)
   }
 
-  get audit(): AuditRepo {
-    return (this.#audit ??= sqliteAuditRepo(this.opened.conn, this.scope))
-  }
-
-  get settings(): SettingsRepo {
-    return (this.#settings ??= sqliteSettingsRepo(this.opened.conn, this.scope))
-  }
-
-  resource<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
-    const made = (this.#owned ??= new Map())
-    let repo = made.get(table.name) as OwnedRepo<FieldsOf<T>> | undefined
-    if (!repo) made.set(table.name, (repo = sqliteOwnedRepo<FieldsOf<T>>(this.opened.conn, this.scope, this.opened.ownedOf(table))))
-    return repo
+  protected makeOwned<T extends OwnedTable>(table: T): OwnedRepo<FieldsOf<T>> {
+    return sqliteOwnedRepo<FieldsOf<T>>(this.opened.conn, this.scope, this.opened.ownedOf(table))
   }
 
   ping(): Promise<void> {
@@ -124,8 +111,6 @@ class SqliteStoreView implements Store {
     return new SqliteStoreView(this.opened, callerScope(this.scope, caller), this.close)
   }
 }
-
-defineOwnedRepos(SqliteStoreView.prototype)
 
 const notInTransaction = () => Promise.reject(new StoreError('invalid', 'close the store, not a transaction of it'))
 
