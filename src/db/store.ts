@@ -407,6 +407,31 @@ export const newId = (): string => Bun.randomUUIDv7()
 export const nowIso = (): string => new Date().toISOString()
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
 
+/** The user a create of `input` stores, made at `at`. */
+export const newUserOf = (input: NewUser, at: string): User => ({
+  id: input.id,
+  email: normalizeEmail(input.email),
+  name: input.name ?? null,
+  role: input.role ?? 'user',
+  passwordHash: input.passwordHash,
+  disabled: input.disabled ?? false,
+  createdAt: at,
+  updatedAt: at,
+  version: 1,
+  deletedAt: null,
+})
+
+/** The event an append of `input` stores, made at `at`. */
+export const auditEventOf = (input: NewAuditEvent, at: string): AuditEvent => ({
+  id: input.id,
+  at,
+  action: input.action,
+  actorId: input.actorId ?? null,
+  targetId: input.targetId ?? null,
+  ip: input.ip ?? null,
+  details: input.details ?? null,
+})
+
 // ---- the outbox: writes made on SQLite while PostgreSQL was away, replayed in order ----
 
 export interface OutboxEntry {

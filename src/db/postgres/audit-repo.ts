@@ -1,6 +1,6 @@
 import type postgres from 'postgres'
 import { CODECS } from '../codec.ts'
-import { nowIso, type AuditEvent, type AuditRepo, type NewAuditEvent } from '../store.ts'
+import { auditEventOf, nowIso, type AuditEvent, type AuditRepo, type NewAuditEvent } from '../store.ts'
 import type { PgExecutor } from './executor.ts'
 import type { QuerySql } from './pool.ts'
 import { toAuditEvent, type AuditRow } from './rows.ts'
@@ -22,15 +22,7 @@ export const auditFrom = (row: Record<string, unknown>): AuditEvent | null => (r
 export function createAuditRepo(ex: PgExecutor): AuditRepo {
   return {
     async append(input) {
-      const event: AuditEvent = {
-        id: input.id,
-        at: nowIso(),
-        action: input.action,
-        actorId: input.actorId ?? null,
-        targetId: input.targetId ?? null,
-        ip: input.ip ?? null,
-        details: input.details ?? null,
-      }
+      const event = auditEventOf(input, nowIso())
       const [row] = await ex.run((sql) => sql<AuditRow[]>`
         insert into audit ${sql(CODECS.audit.toPostgres(event))}
         on conflict (id) do nothing

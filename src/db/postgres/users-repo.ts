@@ -1,5 +1,6 @@
 import type postgres from 'postgres'
-import { normalizeEmail, nowIso, StoreError, type AccountWrite, type NewAuditEvent, type NewUser, type User, type UserPatch, type UserRepo } from '../store.ts'
+import { CODECS } from '../codec.ts'
+import { newUserOf, normalizeEmail, nowIso, StoreError, type AccountWrite, type NewAuditEvent, type NewUser, type User, type UserPatch, type UserRepo } from '../store.ts'
 import type { PgExecutor } from './executor.ts'
 import type { QuerySql } from './pool.ts'
 import { auditFromJson, sessionsFromJson, toUser, usersFromJson, type UserRow } from './rows.ts'
@@ -14,20 +15,7 @@ export function createUserRepo(ex: PgExecutor): UserRepo {
     return user
   }
 
-  const newRow = (input: NewUser) => {
-    const now = nowIso()
-    return {
-      id: input.id,
-      email: normalizeEmail(input.email),
-      name: input.name ?? null,
-      role: input.role ?? 'user',
-      password_hash: input.passwordHash,
-      disabled: input.disabled ?? false,
-      created_at: now,
-      updated_at: now,
-      version: 1,
-    }
-  }
+  const newRow = (input: NewUser) => CODECS.users.toPostgres(newUserOf(input, nowIso()))
 
   /** Sets `cols` on the live user, bumping version; not_found when there is none. */
   const updateLive = async (id: string, cols: Record<string, string | boolean | null>, now = nowIso()): Promise<User> => {

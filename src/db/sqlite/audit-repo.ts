@@ -1,4 +1,4 @@
-import { nowIso, type AuditEvent, type AuditRepo, type NewAuditEvent } from '../store.ts'
+import { auditEventOf, nowIso, type AuditEvent, type AuditRepo, type NewAuditEvent } from '../store.ts'
 import type { Emit, Scope, SqliteConnection } from './connection.ts'
 import { pageLimit, toPage } from './paging.ts'
 import { auditParams, insertSql, toAudit, type AuditRow } from './rows.ts'
@@ -9,15 +9,7 @@ const LIST = 'SELECT * FROM audit WHERE ($cursor IS NULL OR id < $cursor) ORDER 
 
 /** Appends `input` inside a write that is running (idempotent on id: a repeat returns the stored event). */
 export function appendAuditNow(conn: SqliteConnection, input: NewAuditEvent, emit: Emit): AuditEvent {
-  const event: AuditEvent = {
-    id: input.id,
-    at: nowIso(),
-    action: input.action,
-    actorId: input.actorId ?? null,
-    targetId: input.targetId ?? null,
-    ip: input.ip ?? null,
-    details: input.details ?? null,
-  }
+  const event = auditEventOf(input, nowIso())
   const inserted = conn.stmt<AuditRow>(INSERT).get(auditParams(event))
   if (!inserted) return toAudit(conn.stmt<AuditRow>(BY_ID).get({ id: input.id })!)
   const stored = toAudit(inserted)

@@ -1,4 +1,4 @@
-import { normalizeEmail, nowIso, StoreError, type NewAuditEvent, type NewUser, type User, type UserPatch, type UserRepo } from '../store.ts'
+import { newUserOf, normalizeEmail, nowIso, StoreError, type NewAuditEvent, type NewUser, type User, type UserPatch, type UserRepo } from '../store.ts'
 import { appendAuditNow } from './audit-repo.ts'
 import type { Emit, Scope, SqliteConnection } from './connection.ts'
 import { LIVE_SESSION } from './caller.ts'
@@ -30,19 +30,7 @@ const notFound = () => new StoreError('not_found', 'user not found')
 export function sqliteUserRepo(conn: SqliteConnection, scope: Scope): UserRepo {
   const liveById = (id: string) => conn.stmt<UserRow>(LIVE_BY_ID).get({ id })
   const insert = (input: NewUser): User => {
-    const now = nowIso()
-    const user: User = {
-      id: input.id,
-      email: normalizeEmail(input.email),
-      name: input.name ?? null,
-      role: input.role ?? 'user',
-      passwordHash: input.passwordHash,
-      disabled: input.disabled ?? false,
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-      deletedAt: null,
-    }
+    const user = newUserOf(input, nowIso())
     return toUser(conn.stmt<UserRow>(INSERT).get(userParams(user))!)
   }
 
