@@ -1,4 +1,4 @@
-// A Store over one executor: a change-sink view of a PostgresStore, or one of its transactions.
+// A Store over one executor: a change-sink view of a PostgresStore, a caller's view, or one of its transactions.
 // ping, migrate and close belong to the PostgresStore that made the view.
 import type { FieldsOf, OwnedRepo, OwnedTable } from '../owned.ts'
 import type { Caller, MigrationReport, RepoName, Store } from '../store.ts'
