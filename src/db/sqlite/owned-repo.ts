@@ -40,8 +40,10 @@ export function compileOwned(table: OwnedTable): CompiledOwned {
   const { fields, searchable, owner } = shape
   const t = shape.table
   const searched = searchable.length > 0
-  // search_text is for the search only: a page need not read it back (about half of a row's bytes).
-  const PAGE_COLUMNS = ['id', owner, ...fields, 'created_at', 'updated_at', 'version', 'deleted_at'].map((c) => `n.${c}`).join(', ')
+  // search_text is for the search only: reads and RETURNING leave it out (about half of a row's bytes).
+  const columns = ['id', owner, ...fields, 'created_at', 'updated_at', 'version', 'deleted_at']
+  const COLUMNS = columns.join(', ')
+  const PAGE_COLUMNS = columns.map((c) => `n.${c}`).join(', ')
   // Sizes come from octet_length, which SQLite answers from the record header without reading the text.
   const size = (prefix: string) => fields.map((f) => `octet_length(${prefix}${f})`).join(' + ')
   const LIVE = `${owner} = $owner AND deleted_at IS NULL`
@@ -55,8 +57,8 @@ export function compileOwned(table: OwnedTable): CompiledOwned {
     shape,
     toRecord: codec.fromSqlite,
     insertParams: codec.toSqlite,
-    insert: `${codec.insertSql()} RETURNING *`,
-    get: `SELECT * FROM ${t} WHERE id = $id AND ${LIVE}`,
+    insert: `${codec.insertSql()} RETURNING ${COLUMNS}`,
+    get: `SELECT ${COLUMNS} FROM ${t} WHERE id = $id AND ${LIVE}`,
     list: `WITH cand AS (
         SELECT id, ${size('')} AS size FROM ${t}
         WHERE ${LIVE} AND ($cursor IS NULL OR id < $cursor)
@@ -82,9 +84,9 @@ export function compileOwned(table: OwnedTable): CompiledOwned {
     usage: `SELECT count(*) AS count, coalesce(sum(${size('')}), 0) AS bytes
       FROM ${t} WHERE ${LIVE} AND id IS NOT $except_id`,
     update: `UPDATE ${t} SET ${[...fields.map((f) => `${f} = $${fieldParam(f)}`), ...(searched ? ['search_text = $search_text'] : [])].join(', ')},
-      updated_at = $now, version = version + 1 WHERE id = $id AND ${LIVE} RETURNING *`,
+      updated_at = $now, version = version + 1 WHERE id = $id AND ${LIVE} RETURNING ${COLUMNS}`,
     softDelete: `UPDATE ${t} SET deleted_at = $now, updated_at = $now, version = version + 1
-      WHERE id = $id AND ${LIVE} RETURNING *`,
+      WHERE id = $id AND ${LIVE} RETURNING ${COLUMNS}`,
     createHints: { foreignKey: 'owner does not exist', unique: shape.idTaken().message },
   }
 }
