@@ -3,7 +3,7 @@
 // test/own-resource.test.ts. The cases are written for the fields' names as given, so one suite
 // proves the generic repositories for every definition.
 import { describe, expect, test } from 'bun:test'
-import type { OwnedLimits, OwnedTable, OwnedUsage } from '../src/db/owned.ts'
+import type { Owned, OwnedLimits, OwnedTable, OwnedUsage } from '../src/db/owned.ts'
 import { newId, nowIso, type Page, type Store } from '../src/db/store.ts'
 import {
   ISO_MS,
@@ -27,15 +27,7 @@ export interface OwnedResource {
 type Get = () => Store
 
 /** a row of any owned resource, its fields by name */
-export interface OwnedRow {
-  id: string
-  ownerId: string
-  createdAt: string
-  updatedAt: string
-  version: number
-  deletedAt: string | null
-  [field: string]: unknown
-}
+export type OwnedRow = Owned<never> & { [field: string]: unknown }
 
 /** OwnedRepo for fields known only by name at run time (the cases serve every definition) */
 interface AnyOwnedRepo {
